@@ -1,0 +1,499 @@
+//! Access tokens: the claims, the verifier, and the extractors handlers ask for.
+//!
+//! Only auth holds private keys. Every service verifies tokens with auth's public keys, either
+//! from PEM files (`JWT_PUBLIC_KEYS_DIR`, mounted from a Secret) or from auth's JWKS endpoint
+//! (`JWKS_URL`), cached and refetched when a token names a key id we have not seen (at most
+//! once per [`JWKS_MIN_REFRESH`], so forged key ids cannot make us hammer auth).
+//!
+//! Each key is accepted with exactly one algorithm, so `alg: none`, `HS256` signed with a public
+//! key, and other algorithm-confusion tricks fail; `iss`, `aud`, `exp` and `sub` are required.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, header};
+use jsonwebtoken::{Algorithm, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::Problem;
+use crate::client::HttpClient;
+use crate::config::{self, ConfigError};
+use crate::keys::{self, VerifyingKey};
+
+/// The least time between two JWKS fetches caused by unknown key ids.
+pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(10);
+/// How long a fetched JWKS is trusted before it is refetched in the background of a request.
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
+/// Clock skew tolerated on `exp`/`nbf`.
+pub const LEEWAY_SECS: u64 = 30;
+
+/// Who a token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A shopper.
+    Customer,
+    /// A shop administrator.
+    Admin,
+    /// An internal service (client-credentials grant).
+    Service,
+}
+
+impl Role {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Customer => "customer",
+            Self::Admin => "admin",
+            Self::Service => "service",
+        }
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "customer" => Ok(Self::Customer),
+            "admin" => Ok(Self::Admin),
+            "service" => Ok(Self::Service),
+            other => Err(format!("unknown role `{other}`")),
+        }
+    }
+}
+
+/// The subscription plan in effect (an expired premium is `free`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Plan {
+    /// The default.
+    #[default]
+    Free,
+    /// Paid (granted by an admin; there is no payment provider).
+    Premium,
+}
+
+impl Plan {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Free => "free",
+            Self::Premium => "premium",
+        }
+    }
+}
+
+impl std::str::FromStr for Plan {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "free" => Ok(Self::Free),
+            "premium" => Ok(Self::Premium),
+            other => Err(format!("unknown plan `{other}`")),
+        }
+    }
+}
+
+/// The claims of a Shopkeeper access token.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Claims {
+    /// The user id (UUID) or, for service tokens, the client id.
+    pub sub: String,
+    /// The user's email; absent on service tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// The role.
+    pub role: Role,
+    /// The effective plan when the token was issued.
+    #[serde(default)]
+    pub plan: Plan,
+    /// Issuer.
+    pub iss: String,
+    /// Audience.
+    pub aud: String,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Token id.
+    pub jti: String,
+    /// The session (refresh-token family) this token was issued for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
+}
+
+/// Why a token was refused. Every variant is a 401.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    /// Not a JWT, or a header we cannot read.
+    #[error("malformed token")]
+    Malformed,
+    /// The header names no key id we accept.
+    #[error("unknown signing key")]
+    UnknownKey,
+    /// Signature, algorithm, issuer, audience or a required claim is wrong.
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// `exp` is past.
+    #[error("token expired")]
+    Expired,
+}
+
+enum KeySource {
+    Static(HashMap<String, VerifyingKey>),
+    Jwks(Jwks),
+}
+
+struct Jwks {
+    url: String,
+    client: HttpClient,
+    cache: RwLock<Arc<HashMap<String, VerifyingKey>>>,
+    fetched_at: tokio::sync::Mutex<Option<Instant>>,
+}
+
+impl Jwks {
+    fn get(&self, kid: &str) -> Option<VerifyingKey> {
+        self.cache.read().ok()?.get(kid).cloned()
+    }
+
+    /// Refetches when the cache is older than `min_age` (the lock makes concurrent callers
+    /// wait for one fetch instead of all fetching).
+    async fn refresh(&self, min_age: Duration) {
+        let mut fetched_at = self.fetched_at.lock().await;
+        if fetched_at.is_some_and(|t| t.elapsed() < min_age) {
+            return;
+        }
+        *fetched_at = Some(Instant::now());
+        match self.fetch().await {
+            Ok(keys) => {
+                tracing::info!(url = %self.url, keys = keys.len(), "JWKS refreshed");
+                if let Ok(mut cache) = self.cache.write() {
+                    *cache = Arc::new(keys);
+                }
+            }
+            Err(e) => tracing::warn!(url = %self.url, error = %e, "JWKS fetch failed; keeping the cached keys"),
+        }
+    }
+
+    async fn fetch(&self) -> anyhow::Result<HashMap<String, VerifyingKey>> {
+        let set: jsonwebtoken::jwk::JwkSet = self
+            .client
+            .get(&self.url)
+            .send()
+            .await?
+            .error_for_status()?
+            .json()
+            .await?;
+        Ok(set
+            .keys
+            .iter()
+            .filter_map(keys::from_jwk)
+            .map(|k| (k.kid.clone(), k))
+            .collect())
+    }
+
+    fn age_exceeds(&self, age: Duration) -> bool {
+        self.fetched_at
+            .try_lock()
+            .map(|t| t.is_none_or(|t| t.elapsed() > age))
+            .unwrap_or(false)
+    }
+}
+
+/// Verifies access tokens.
+pub struct TokenVerifier {
+    issuer: String,
+    audience: String,
+    source: KeySource,
+}
+
+impl std::fmt::Debug for TokenVerifier {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenVerifier")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the verification keys come from.
+#[derive(Debug, Clone)]
+pub enum KeyConfig {
+    /// `JWT_PUBLIC_KEYS_DIR`: a directory of `<kid>.pem` public keys.
+    Dir(PathBuf),
+    /// `JWKS_URL`: auth's JWKS endpoint.
+    JwksUrl(String),
+}
+
+/// What a verifying service reads from its environment.
+#[derive(Debug, Clone)]
+pub struct VerifierConfig {
+    /// `JWT_ISSUER`.
+    pub issuer: String,
+    /// `JWT_AUDIENCE`.
+    pub audience: String,
+    /// `JWT_PUBLIC_KEYS_DIR` or `JWKS_URL` (the directory wins when both are set).
+    pub keys: KeyConfig,
+}
+
+impl VerifierConfig {
+    /// Reads `JWT_ISSUER`, `JWT_AUDIENCE` and `JWT_PUBLIC_KEYS_DIR` or `JWKS_URL`.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        let keys = match (
+            config::optional::<PathBuf>("JWT_PUBLIC_KEYS_DIR")?,
+            config::optional::<String>("JWKS_URL")?,
+        ) {
+            (Some(dir), _) => KeyConfig::Dir(dir),
+            (None, Some(url)) => {
+                url::Url::parse(&url).map_err(|e| ConfigError::new("JWKS_URL", e))?;
+                KeyConfig::JwksUrl(url)
+            }
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "JWT_PUBLIC_KEYS_DIR",
+                    "either JWT_PUBLIC_KEYS_DIR or JWKS_URL must be set",
+                ));
+            }
+        };
+        Ok(Self {
+            issuer: config::required("JWT_ISSUER")?,
+            audience: config::required("JWT_AUDIENCE")?,
+            keys,
+        })
+    }
+}
+
+impl TokenVerifier {
+    /// A verifier over a fixed set of keys (auth itself, and `JWT_PUBLIC_KEYS_DIR`).
+    pub fn with_keys(issuer: impl Into<String>, audience: impl Into<String>, keys: Vec<VerifyingKey>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            source: KeySource::Static(keys.into_iter().map(|k| (k.kid.clone(), k)).collect()),
+        }
+    }
+
+    /// A verifier that fetches keys from a JWKS URL (lazily, on first use).
+    pub fn with_jwks(
+        issuer: impl Into<String>,
+        audience: impl Into<String>,
+        url: impl Into<String>,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            source: KeySource::Jwks(Jwks {
+                url: url.into(),
+                client: HttpClient::new(Duration::from_secs(3))?,
+                cache: RwLock::new(Arc::new(HashMap::new())),
+                fetched_at: tokio::sync::Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Builds the verifier a service's configuration asks for.
+    pub fn from_config(config: &VerifierConfig) -> anyhow::Result<Self> {
+        match &config.keys {
+            KeyConfig::Dir(dir) => Ok(Self::with_keys(
+                &config.issuer,
+                &config.audience,
+                keys::load_public_keys(dir)?,
+            )),
+            KeyConfig::JwksUrl(url) => Self::with_jwks(&config.issuer, &config.audience, url),
+        }
+    }
+
+    async fn key(&self, kid: &str) -> Option<VerifyingKey> {
+        match &self.source {
+            KeySource::Static(keys) => keys.get(kid).cloned(),
+            KeySource::Jwks(jwks) => {
+                if jwks.age_exceeds(JWKS_MAX_AGE) {
+                    jwks.refresh(JWKS_MAX_AGE).await;
+                }
+                if let Some(k) = jwks.get(kid) {
+                    return Some(k);
+                }
+                jwks.refresh(JWKS_MIN_REFRESH).await;
+                jwks.get(kid)
+            }
+        }
+    }
+
+    /// Verifies a token and returns its claims.
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        let key = self.key(&kid).await.ok_or(TokenError::UnknownKey)?;
+        self.verify_with(&key, token)
+    }
+
+    /// Verifies with a known key (synchronous; the hot path of [`Self::verify`]).
+    pub fn verify_with(&self, key: &VerifyingKey, token: &str) -> Result<Claims, TokenError> {
+        let mut validation = Validation::new(key.alg);
+        validation.leeway = LEEWAY_SECS;
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        match jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation) {
+            Ok(data) => Ok(data.claims),
+            Err(e) => Err(match e.kind() {
+                jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
+                jsonwebtoken::errors::ErrorKind::InvalidToken | jsonwebtoken::errors::ErrorKind::Base64(_) => {
+                    TokenError::Malformed
+                }
+                other => TokenError::Invalid(format!("{other:?}")),
+            }),
+        }
+    }
+
+    /// The algorithms keys are accepted with (for docs and tests).
+    pub fn algorithms(&self) -> Vec<Algorithm> {
+        match &self.source {
+            KeySource::Static(keys) => keys.values().map(|k| k.alg).collect(),
+            KeySource::Jwks(_) => vec![Algorithm::EdDSA, Algorithm::RS256],
+        }
+    }
+}
+
+/// The bearer token of a request, if it has one.
+pub fn bearer_token(parts: &Parts) -> Option<&str> {
+    let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+fn invalid_token(e: &TokenError) -> Problem {
+    Problem::unauthorized(e.to_string()).header(
+        header::WWW_AUTHENTICATE,
+        HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+    )
+}
+
+/// Any verified caller: a user or a service. Handlers usually want one of the narrower
+/// extractors below.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Claims);
+
+impl<S> FromRequestParts<S> for Caller
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if let Some(caller) = parts.extensions.get::<Caller>() {
+            return Ok(caller.clone());
+        }
+        let token = bearer_token(parts).ok_or_else(|| Problem::unauthorized("a bearer token is required"))?;
+        let verifier = Arc::<TokenVerifier>::from_ref(state);
+        let claims = verifier.verify(token).await.map_err(|e| invalid_token(&e))?;
+        let caller = Caller(claims);
+        parts.extensions.insert(caller.clone());
+        Ok(caller)
+    }
+}
+
+/// A signed-in user (customer or admin). Service tokens are refused (403).
+#[derive(Debug, Clone)]
+pub struct AuthUser {
+    /// The user id.
+    pub id: Uuid,
+    /// The user's email.
+    pub email: String,
+    /// `customer` or `admin`.
+    pub role: Role,
+    /// The effective plan when the token was issued.
+    pub plan: Plan,
+    /// The session the token belongs to.
+    pub session_id: Option<Uuid>,
+}
+
+impl AuthUser {
+    /// Whether the user is an admin.
+    pub fn is_admin(&self) -> bool {
+        self.role == Role::Admin
+    }
+}
+
+impl TryFrom<&Claims> for AuthUser {
+    type Error = Problem;
+    fn try_from(c: &Claims) -> Result<Self, Problem> {
+        if c.role == Role::Service {
+            return Err(Problem::forbidden("this endpoint is for users, not services"));
+        }
+        let id =
+            Uuid::parse_str(&c.sub).map_err(|_| invalid_token(&TokenError::Invalid("sub is not a user id".into())))?;
+        Ok(Self {
+            id,
+            email: c.email.clone().unwrap_or_default(),
+            role: c.role,
+            plan: c.plan,
+            session_id: c.sid,
+        })
+    }
+}
+
+impl<S> FromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(claims) = Caller::from_request_parts(parts, state).await?;
+        AuthUser::try_from(&claims)
+    }
+}
+
+/// An admin. Anyone else is refused (403).
+#[derive(Debug, Clone)]
+pub struct AdminUser(pub AuthUser);
+
+impl<S> FromRequestParts<S> for AdminUser
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if !user.is_admin() {
+            return Err(Problem::forbidden("administrators only"));
+        }
+        Ok(Self(user))
+    }
+}
+
+/// An internal service (client-credentials token). Users, admins included, are refused (403).
+#[derive(Debug, Clone)]
+pub struct ServiceCaller {
+    /// The client id.
+    pub client_id: String,
+}
+
+impl<S> FromRequestParts<S> for ServiceCaller
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let Caller(claims) = Caller::from_request_parts(parts, state).await?;
+        if claims.role != Role::Service {
+            return Err(Problem::forbidden("internal services only"));
+        }
+        Ok(Self { client_id: claims.sub })
+    }
+}

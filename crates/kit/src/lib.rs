@@ -1,0 +1,42 @@
+//! The Shopkeeper service kit: everything a Shopkeeper service shares with the others.
+//!
+//! Every service (`shop-auth`, `shop-catalog`, `shop-cart`, `shop-order`, `shop-gateway`) is an
+//! axum application built the same way:
+//!
+//! - [`config`]: typed configuration read once from environment variables; a missing or
+//!   malformed variable stops the process with a message that names it.
+//! - [`telemetry`]: `tracing` with JSON logs (`LOG_FORMAT=json`) or readable ones, `RUST_LOG` filter.
+//! - [`problem`]: the one error type, rendered as `application/problem+json` (RFC 9457), and
+//!   [`extract`]: `Json`/`Form`/`Query`/`Path` extractors whose rejections are problems too.
+//! - [`observe`]: the per-request middleware: request id, W3C trace context, RED metrics, access log.
+//! - [`metrics`]: the Prometheus registry and the RED metric families.
+//! - [`health`]: the admin router (`/health`, `/ready`, `/metrics`) and readiness checks.
+//! - [`server`]: binds the API and admin listeners and runs them until SIGTERM/SIGINT, draining
+//!   in-flight requests after `/ready` has turned 503.
+//! - [`auth`]: access-token claims, the verifier (static public keys or a cached JWKS), and the
+//!   `AuthUser` / `AdminUser` / `ServiceCaller` extractors.
+//! - [`keys`]: signing-key files (Ed25519 or RSA PEM), key generation.
+//! - [`db`]: the Postgres pool, the `migrate` helper and constraint-name lookups.
+//! - [`client`]: the outgoing HTTP client that forwards `traceparent` and `x-request-id`.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod extract;
+pub mod health;
+pub mod keys;
+pub mod metrics;
+pub mod observe;
+pub mod problem;
+pub mod server;
+pub mod telemetry;
+
+pub use problem::Problem;
+
+/// Installs the process-wide rustls crypto provider (`ring`). kube, sqlx and reqwest all use
+/// rustls; with more than one provider compiled in, rustls refuses to pick one, so every binary
+/// calls this first. Calling it twice is harmless.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}

@@ -1,0 +1,209 @@
+//! Test support for Shopkeeper services.
+//!
+//! - [`fresh_database`]: a new, empty Postgres database per test, on the private server that
+//!   `cargo xtask test` starts (`SHOP_TEST_DATABASE_URL`, a superuser URL).
+//! - [`redis_url`]: the private Redis of the test run (`SHOP_TEST_REDIS_URL`).
+//! - [`temp_keys`]: a fresh Ed25519 key pair on disk, as auth and the verifiers read them.
+//! - [`spawn`]: runs a bound [`Server`] on `127.0.0.1:0` in the background; [`Spawned`] knows
+//!   its URLs and stops it gracefully.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use shop_kit::server::Server;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Installs the crypto provider and, with `TEST_LOG=1`, a log subscriber. Idempotent.
+pub fn init() {
+    shop_kit::install_crypto_provider();
+    if std::env::var_os("TEST_LOG").is_some() {
+        // SAFETY of intent: tests are single-process; only logging configuration is touched.
+        let _ = shop_kit::telemetry::init("test");
+    }
+}
+
+fn env_or_explain(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!(
+            "{name} is not set: the tests need the private Postgres and Redis that `cargo xtask test` starts. \
+             Run `cargo xtask test` (or `cargo xtask test -- <filter>` for some tests)."
+        )
+    })
+}
+
+/// A database created for one test.
+#[derive(Debug, Clone)]
+pub struct TestDb {
+    /// Its URL (a superuser on the private test server).
+    pub url: String,
+    /// Its name.
+    pub name: String,
+    /// A small pool on it.
+    pub pool: PgPool,
+}
+
+/// Creates a new database on the test server and returns it.
+pub async fn fresh_database() -> TestDb {
+    init();
+    let admin_url = env_or_explain("SHOP_TEST_DATABASE_URL");
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let mut conn = PgConnection::connect(&admin_url)
+        .await
+        .expect("connect to the test Postgres");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(r#"CREATE DATABASE "{name}""#)))
+        .execute(&mut conn)
+        .await
+        .expect("create the test database");
+    let _ = conn.close().await;
+    let options = PgConnectOptions::from_str(&admin_url)
+        .expect("SHOP_TEST_DATABASE_URL parses")
+        .database(&name);
+    let url = with_database(&admin_url, &name);
+    let pool = PgPoolOptions::new()
+        .max_connections(5)
+        .connect_with(options)
+        .await
+        .expect("connect to the test database");
+    TestDb { url, name, pool }
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
+    let base = match base.rfind('/') {
+        Some(i) if i > "postgres://".len() => &base[..i],
+        _ => base,
+    };
+    match query {
+        Some(q) => format!("{base}/{db}?{q}"),
+        None => format!("{base}/{db}"),
+    }
+}
+
+/// The test run's private Redis.
+pub fn redis_url() -> String {
+    env_or_explain("SHOP_TEST_REDIS_URL")
+}
+
+/// A directory with `signing/<kid>.pem` and `public/<kid>.pem` of a new Ed25519 key.
+#[derive(Debug, Clone)]
+pub struct TempKeys {
+    /// The directory holding `signing/` and `public/`.
+    pub dir: PathBuf,
+    /// The kid of the first key.
+    pub kid: String,
+}
+
+impl TempKeys {
+    /// The private keys' directory (`JWT_SIGNING_KEYS_DIR`).
+    pub fn signing_dir(&self) -> PathBuf {
+        self.dir.join("signing")
+    }
+    /// The public keys' directory (`JWT_PUBLIC_KEYS_DIR`).
+    pub fn public_dir(&self) -> PathBuf {
+        self.dir.join("public")
+    }
+    /// Adds another (newer) key and returns its kid.
+    pub fn rotate(&self) -> String {
+        std::thread::sleep(Duration::from_millis(1100)); // kids sort by the second
+        shop_kit::keys::generate_into(&self.dir).expect("generate key")
+    }
+}
+
+/// A new key directory under the system temp dir.
+pub fn temp_keys() -> TempKeys {
+    let dir = std::env::temp_dir()
+        .join("shopkeeper-tests")
+        .join(uuid::Uuid::new_v4().simple().to_string());
+    let kid = shop_kit::keys::generate_into(&dir).expect("generate key");
+    TempKeys { dir, kid }
+}
+
+/// A server running in the background of a test.
+#[derive(Debug)]
+pub struct Spawned {
+    /// The API address.
+    pub api: SocketAddr,
+    /// The admin address.
+    pub admin: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    handle: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl Spawned {
+    /// `http://{api}{path}`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.api)
+    }
+    /// `http://{admin}{path}`.
+    pub fn admin_url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.admin)
+    }
+    /// Triggers graceful shutdown without waiting for it.
+    pub fn begin_shutdown(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+    /// Shuts down gracefully and waits until the server has stopped.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        self.begin_shutdown();
+        match self.handle.take() {
+            Some(h) => h.await?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        self.begin_shutdown();
+    }
+}
+
+/// Runs a bound server until the [`Spawned`] is stopped or dropped.
+pub fn spawn(server: Server) -> Spawned {
+    let api = server.api_addr();
+    let admin = server.admin_addr();
+    let (tx, rx) = oneshot::channel::<()>();
+    let handle = tokio::spawn(server.run(async move {
+        let _ = rx.await;
+    }));
+    Spawned {
+        api,
+        admin,
+        stop: Some(tx),
+        handle: Some(handle),
+    }
+}
+
+/// An HTTP client for tests: no redirects, a generous timeout.
+pub fn client() -> reqwest::Client {
+    init();
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("build the test client")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::with_database;
+
+    #[test]
+    fn database_is_swapped_in_the_url() {
+        assert_eq!(
+            with_database("postgres://postgres@127.0.0.1:5999/postgres", "t_1"),
+            "postgres://postgres@127.0.0.1:5999/t_1"
+        );
+        assert_eq!(
+            with_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
+            "postgres://u@h:1/x?sslmode=disable"
+        );
+    }
+}

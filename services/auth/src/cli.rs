@@ -1,0 +1,109 @@
+//! The command line: `shop-auth [serve]`, `shop-auth migrate`, `shop-auth keygen --out DIR`.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use secrecy::{ExposeSecret as _, SecretString};
+
+use crate::AppState;
+use crate::config::Config;
+use crate::domain::Email;
+
+const USAGE: &str = "usage: shop-auth [serve | migrate | keygen --out DIR]
+  serve    run the service (default)
+  migrate  apply the migrations of the auth database (DATABASE_URL) and exit
+  keygen   write a new Ed25519 key pair: DIR/signing/<kid>.pem and DIR/public/<kid>.pem";
+
+/// Runs the command named by the arguments.
+pub fn main() -> ExitCode {
+    shop_kit::install_crypto_provider();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        None | Some("serve") => runtime().and_then(|rt| rt.block_on(serve())),
+        Some("migrate") => runtime().and_then(|rt| rt.block_on(migrate())),
+        Some("keygen") => keygen(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            eprintln!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n{USAGE}")),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "shop-auth failed");
+            eprintln!("shop-auth: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+async fn serve() -> anyhow::Result<()> {
+    shop_kit::telemetry::init("auth")?;
+    let config = Config::from_env()?;
+    let server = crate::build(config).await?;
+    server.run(shop_kit::server::shutdown_signal()).await
+}
+
+async fn migrate() -> anyhow::Result<()> {
+    shop_kit::telemetry::init("auth")?;
+    let url = shop_kit::config::secret("DATABASE_URL")?;
+    let pool = shop_kit::db::pool("DATABASE_URL", &url, 1)?;
+    shop_kit::db::migrate(&pool, &crate::MIGRATOR).await
+}
+
+fn keygen(args: &[String]) -> anyhow::Result<()> {
+    let dir = match args {
+        [flag, dir] if flag == "--out" => std::path::PathBuf::from(dir),
+        _ => anyhow::bail!("{USAGE}"),
+    };
+    let kid = shop_kit::keys::generate_into(&dir)?;
+    #[allow(clippy::print_stdout)]
+    {
+        println!("{kid}");
+    }
+    Ok(())
+}
+
+/// Seeds the admin from `ADMIN_EMAIL`/`ADMIN_PASSWORD`, retrying while the database is not
+/// reachable yet. Idempotent: an existing user is made an active admin, its password kept.
+pub async fn seed_admin_until_done(state: AppState, email: String, password: SecretString) {
+    let email = match Email::parse(&email) {
+        Ok(e) => e,
+        Err(why) => {
+            tracing::error!(why, "ADMIN_EMAIL is not a valid email; no admin seeded");
+            return;
+        }
+    };
+    // The seed password is the operator's choice; only its length is enforced, so that the
+    // local demo credentials work.
+    if password.expose_secret().chars().count() < 6 {
+        tracing::error!("ADMIN_PASSWORD is shorter than 6 characters; no admin seeded");
+        return;
+    }
+    let hash = match state.hasher.hash(password.expose_secret()).await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot hash ADMIN_PASSWORD");
+            return;
+        }
+    };
+    let mut delay = Duration::from_millis(200);
+    loop {
+        match crate::store::seed_admin(&state.db, email.as_str(), &hash).await {
+            Ok(created) => {
+                tracing::info!(email = %email, created, "admin seeded");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot seed the admin yet");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        }
+    }
+}

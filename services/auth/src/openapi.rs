@@ -1,0 +1,47 @@
+//! The OpenAPI document, served at `/openapi.json`.
+
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{profile, service, session, users, views};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// The auth API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Shopkeeper auth", description = "Users, sessions, tokens and subscriptions. Errors are application/problem+json (RFC 9457)."),
+    paths(
+        session::register, session::login, session::refresh, session::logout,
+        profile::me, profile::update_me,
+        service::token, service::jwks,
+        users::list, users::show, users::update,
+    ),
+    components(schemas(views::UserView, views::SubscriptionView, views::TokenResponse, views::UserPage,
+        session::RegisterRequest, session::LoginRequest, session::RefreshRequest, profile::UpdateMe,
+        service::TokenRequest, users::AdminUpdate)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn openapi_json() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}

@@ -1,0 +1,11 @@
+//! shop-auth end to end: the real service on a real port, against a real Postgres.
+
+#![allow(clippy::unwrap_used)]
+
+mod admin;
+mod bad_input;
+mod ops;
+mod profile;
+mod session;
+mod support;
+mod tokens;

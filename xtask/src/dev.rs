@@ -1,0 +1,340 @@
+//! `cargo xtask dev`: builds the services and runs the whole shop locally on a private
+//! Postgres and Redis, until Ctrl-C.
+//!
+//! Steps: build (debug, like the tests) → dev stack (`target/xtask/dev`, data kept between
+//! runs) → secrets (generated once) → per database owner: create the database, `migrate`,
+//! `seed` → start every built service and wait for its `/health` → write
+//! `target/dev/stack.env` → print the banner → supervise → stop everything.
+
+use std::fs;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+
+use crate::proc;
+use crate::services::{self, Instance, Running, SERVICES, ShopEnv};
+use crate::stack::{Stack, StackOptions};
+use crate::tools;
+
+/// The profile dev builds and runs: the one the tests use, so nothing compiles twice.
+const PROFILE: &str = "debug";
+
+/// The demo administrator auth seeds. These well-known credentials exist only here, in the
+/// local dev command; every real shop gets a generated password from the operator.
+const ADMIN_EMAIL: &str = "admin@example.com";
+const ADMIN_PASSWORD: &str = "admin123";
+
+/// Services whose binary has a `seed` subcommand (idempotent demo data), run after `migrate`
+/// unless `SHOP_DEV_SKIP_SEED` is set. A service adds its name here once it has one.
+const SEEDS: &[&str] = &[];
+
+/// How long a service gets to answer `/health`, and to drain after SIGTERM.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+const STOP_GRACE: Duration = Duration::from_secs(10);
+
+/// Runs `cargo xtask dev [--reset]`.
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let mut reset = false;
+    for arg in args {
+        match arg.as_str() {
+            "--reset" => reset = true,
+            "-h" | "--help" => {
+                println!("{}", usage());
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?}\n\n{}", usage()),
+        }
+    }
+
+    let tools = tools::ensure_tools(false)?;
+    eprintln!("xtask: building the services");
+    proc::run_ok(proc::cargo().args(["build", "--workspace", "--exclude", "xtask", "--bins"]))?;
+
+    let instances = services::resolve_ports()?;
+    let built: Vec<Instance> = instances
+        .iter()
+        .copied()
+        .filter(|instance| instance.service.exists(PROFILE))
+        .collect();
+    let auth = services::service("auth")?;
+    if !auth.exists(PROFILE) {
+        bail!(
+            "{} is missing after the build: dev needs auth (it makes the JWT keys)",
+            auth.binary_path(PROFILE).display()
+        );
+    }
+
+    let dev_dir = proc::target_dir().join("xtask").join("dev");
+    stop_leftover_services(&dev_dir);
+    for instance in &built {
+        for port in [instance.ports.api, instance.ports.admin] {
+            if proc::port_in_use(port) {
+                bail!(
+                    "port {port} ({}) is already in use: another `cargo xtask dev`? \
+                     Or move it with SHOP_{}_PORT / SHOP_{}_ADMIN_PORT",
+                    instance.service.name,
+                    instance.service.env_name(),
+                    instance.service.env_name()
+                );
+            }
+        }
+    }
+
+    let mut options = StackOptions::new("dev", reset);
+    options.pg_port = services::env_port("SHOP_DEV_PG_PORT")?;
+    options.redis_port = services::env_port("SHOP_DEV_REDIS_PORT")?;
+    let mut stack = Stack::start(&tools, &options)?;
+    let secrets = services::ensure_secrets(stack.dir(), &auth.binary_path(PROFILE))?;
+    let shop = ShopEnv {
+        instances: &instances,
+        stack: &stack,
+        secrets: &secrets,
+        admin_email: ADMIN_EMAIL,
+        admin_password: ADMIN_PASSWORD,
+        log_format: "text",
+    };
+
+    prepare_databases(&built, &shop)?;
+    let result = serve(&built, &shop, &dev_dir);
+    let stopped = stack.stop();
+    result.and(stopped)
+}
+
+fn usage() -> String {
+    "usage: cargo xtask dev [--reset]\n\n\
+     Builds the services and runs every built one on a private Postgres and Redis\n\
+     (target/xtask/dev), until Ctrl-C.\n\n\
+     --reset   wipe target/xtask/dev (database, Redis, keys, client secrets) first\n\n\
+     Ports: SHOP_<NAME>_PORT, SHOP_<NAME>_ADMIN_PORT, SHOP_DEV_PG_PORT, SHOP_DEV_REDIS_PORT.\n\
+     SHOP_DEV_SKIP_SEED=1 skips the demo data."
+        .to_owned()
+}
+
+/// Creates each built owner's database, migrates it and seeds it.
+fn prepare_databases(built: &[Instance], shop: &ShopEnv<'_>) -> Result<()> {
+    let seed = std::env::var_os("SHOP_DEV_SKIP_SEED").is_none();
+    for instance in built {
+        let service = instance.service;
+        let Some(db) = service.database_name() else {
+            continue;
+        };
+        shop.stack.create_database(db)?;
+        let env = services::service_env(instance, shop);
+        let binary = service.binary_path(PROFILE);
+        services::run_prefixed(service.name, services::command(&binary, &env).arg("migrate"))
+            .with_context(|| format!("migrating the {db} database"))?;
+        if seed && SEEDS.contains(&service.name) {
+            services::run_prefixed(service.name, services::command(&binary, &env).arg("seed"))
+                .with_context(|| format!("seeding the {db} database"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Starts the services, writes `stack.env`, prints the banner and supervises until Ctrl-C or
+/// until a service dies; then stops them all.
+fn serve(built: &[Instance], shop: &ShopEnv<'_>, dev_dir: &Path) -> Result<()> {
+    let pid_file = dev_dir.join("services.pid");
+    let env_file = proc::target_dir().join("dev").join("stack.env");
+    let mut running: Vec<Running> = Vec::new();
+
+    let result = (|| -> Result<()> {
+        for instance in built {
+            let env = services::service_env(instance, shop);
+            let binary = instance.service.binary_path(PROFILE);
+            running.push(services::spawn_prefixed(
+                instance.service.name,
+                &mut services::command(&binary, &env),
+            )?);
+            let pids: String = running
+                .iter()
+                .zip(built)
+                .map(|(child, instance)| format!("{} {}\n", child.pid(), instance.service.binary))
+                .collect();
+            fs::write(&pid_file, pids).with_context(|| format!("writing {}", pid_file.display()))?;
+        }
+        for (child, instance) in running.iter_mut().zip(built) {
+            child.wait_healthy(instance.ports.admin, START_TIMEOUT)?;
+        }
+        write_stack_env(&env_file, shop)?;
+        println!("{}", banner(built, shop, &env_file));
+        supervise(&mut running)
+    })();
+
+    if !running.is_empty() {
+        eprintln!("xtask: stopping the services");
+    }
+    for child in &mut running {
+        child.request_stop().ok();
+    }
+    for child in &mut running {
+        if let Err(err) = child.stop(STOP_GRACE) {
+            eprintln!("xtask: stopping {}: {err:#}", child.name);
+        }
+    }
+    fs::remove_file(&env_file).ok();
+    fs::remove_file(&pid_file).ok();
+    result
+}
+
+/// Waits for Ctrl-C/SIGTERM (then `Ok`) or for a service to exit on its own (then `Err`).
+fn supervise(running: &mut [Running]) -> Result<()> {
+    loop {
+        if proc::interrupted() {
+            return Ok(());
+        }
+        for child in running.iter_mut() {
+            if let Some(status) = child.exited()? {
+                bail!("{} exited unexpectedly ({status})", child.name);
+            }
+        }
+        thread::sleep(proc::POLL);
+    }
+}
+
+/// Stops services a previous, killed `cargo xtask dev` left running (their pids are kept in
+/// `target/xtask/dev/services.pid`), so their ports are free again.
+fn stop_leftover_services(dev_dir: &Path) {
+    let Ok(text) = fs::read_to_string(dev_dir.join("services.pid")) else {
+        return;
+    };
+    for line in text.lines() {
+        let Some((pid, binary)) = line.split_once(' ') else {
+            continue;
+        };
+        let Ok(pid) = pid.parse::<u32>() else {
+            continue;
+        };
+        if proc::alive(pid) && proc::runs(pid, binary) {
+            eprintln!("xtask: stopping {binary} (pid {pid}) left by an earlier run");
+            proc::signal(pid, "TERM");
+            for _ in 0..100 {
+                if !proc::alive(pid) {
+                    break;
+                }
+                thread::sleep(proc::POLL);
+            }
+            if proc::alive(pid) {
+                proc::signal(pid, "KILL");
+            }
+        }
+    }
+}
+
+/// The `KEY=value` pairs of `target/dev/stack.env`.
+fn stack_env(shop: &ShopEnv<'_>) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    for instance in shop.instances {
+        let name = instance.service.env_name();
+        env.push((format!("SHOP_{name}_URL"), instance.url()));
+        env.push((format!("SHOP_{name}_ADMIN_URL"), instance.admin_url()));
+    }
+    for service in SERVICES {
+        if let Some(db) = service.database_name() {
+            env.push((
+                format!("DATABASE_URL_{}", service.env_name()),
+                shop.stack.database_url(db),
+            ));
+        }
+    }
+    env.push(("REDIS_URL".to_owned(), shop.stack.redis_url()));
+    env.push(("SHOP_ADMIN_EMAIL".to_owned(), shop.admin_email.to_owned()));
+    env.push(("SHOP_ADMIN_PASSWORD".to_owned(), shop.admin_password.to_owned()));
+    if let Some(secret) = shop.secrets.client_secret("order") {
+        env.push(("SHOP_SERVICE_CLIENT_ID".to_owned(), "order".to_owned()));
+        env.push(("SHOP_SERVICE_CLIENT_SECRET".to_owned(), secret.to_owned()));
+    }
+    for (id, secret) in &shop.secrets.clients {
+        env.push((
+            format!("SHOP_CLIENT_{}_SECRET", id.to_ascii_uppercase()),
+            secret.clone(),
+        ));
+    }
+    env.push((
+        "JWT_PUBLIC_KEYS_DIR".to_owned(),
+        shop.secrets.public_keys_dir.display().to_string(),
+    ));
+    env.push(("JWT_ISSUER".to_owned(), shop.jwt_issuer()));
+    env.push(("JWT_AUDIENCE".to_owned(), services::JWT_AUDIENCE.to_owned()));
+    env
+}
+
+/// Writes `stack.env` (mode 0600: it holds secrets) as `export KEY='value'` lines.
+fn write_stack_env(path: &Path, shop: &ShopEnv<'_>) -> Result<()> {
+    let mut text = String::from(
+        "# Written by `cargo xtask dev` while the dev stack runs; removed when it stops.\n\
+         # Usage: . target/dev/stack.env\n",
+    );
+    for (key, value) in stack_env(shop) {
+        text.push_str(&format!("export {key}={}\n", proc::shell_quote(&value)));
+    }
+    let dir = path.parent().context("stack.env has no parent directory")?;
+    fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tmp: PathBuf = dir.join(".stack.env.tmp");
+    let mut file = fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+}
+
+/// The text printed once everything answers.
+fn banner(built: &[Instance], shop: &ShopEnv<'_>, env_file: &Path) -> String {
+    let mut text = String::from("\nShopkeeper is running\n\n");
+    let gateway = shop
+        .instances
+        .iter()
+        .find(|instance| instance.service.name == "gateway");
+    if let Some(gateway) = gateway {
+        let note = if built.iter().any(|i| i.service.name == "gateway") {
+            ""
+        } else {
+            "   (gateway not built yet)"
+        };
+        text.push_str(&format!("  UI        http://localhost:{}{note}\n\n", gateway.ports.api));
+    }
+    for instance in built {
+        text.push_str(&format!(
+            "  {:<9} {}   admin {}\n",
+            instance.service.name,
+            instance.url(),
+            instance.admin_url()
+        ));
+    }
+    let missing: Vec<&str> = shop
+        .instances
+        .iter()
+        .filter(|instance| !built.iter().any(|b| b.service.name == instance.service.name))
+        .map(|instance| instance.service.name)
+        .collect();
+    if !missing.is_empty() {
+        text.push_str(&format!("  not built yet: {}\n", missing.join(", ")));
+    }
+    text.push_str(&format!(
+        "\n  Postgres  {}\n  Redis     {}\n\n  admin     {} / {}\n  env       . {}\n  data+logs {}\n\nCtrl-C to stop.\n",
+        shop.stack.database_url("<db>"),
+        shop.stack.redis_url(),
+        shop.admin_email,
+        shop.admin_password,
+        display_relative(env_file),
+        display_relative(shop.stack.dir()),
+    ));
+    text
+}
+
+/// A path relative to the workspace root when inside it (shorter banners).
+fn display_relative(path: &Path) -> String {
+    path.strip_prefix(proc::workspace_root())
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}

@@ -1,0 +1,62 @@
+//! `cargo xtask <command>`: the project's chores, in Rust so they need nothing but cargo.
+//!
+//! - [`dev`]: `cargo xtask dev` runs the whole shop locally on a private Postgres and Redis.
+//! - [`test`]: `cargo xtask test` runs the gates (fmt, clippy, the test suite) as CI does.
+//! - [`bench`]: `cargo xtask bench`.
+//! - Shared: [`tools`] (finds or installs Postgres/Redis), [`stack`] (the private Postgres and
+//!   Redis), [`services`] (the services table, secrets, environment, running binaries),
+//!   [`proc`] (signals, child processes, paths).
+#![allow(clippy::print_stdout)] // A command-line tool prints by design.
+
+mod bench;
+mod dev;
+mod proc;
+mod services;
+mod stack;
+mod test;
+mod tools;
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("xtask: error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Dispatches `cargo xtask <command> [args]`.
+fn run(args: &[String]) -> anyhow::Result<()> {
+    let Some((command, rest)) = args.split_first() else {
+        println!("{USAGE}");
+        return Ok(());
+    };
+    proc::install_signal_handler()?;
+    match command.as_str() {
+        "dev" => dev::run(rest),
+        "test" => test::run(rest),
+        "bench" => bench::run(rest),
+        // Hidden: starts and stops a throw-away stack to check the machine can run one.
+        "stack-check" => stack::check(rest),
+        "help" | "-h" | "--help" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => anyhow::bail!("unknown command {other:?}\n\n{USAGE}"),
+    }
+}
+
+const USAGE: &str = "usage: cargo xtask <command> [args]
+
+commands:
+  dev     build and run the whole shop locally (private Postgres and Redis), until Ctrl-C
+          [--reset] wipes target/xtask/dev first
+  test    cargo fmt --check, cargo clippy, and every test against a fresh private stack
+          [--no-lint] skips fmt and clippy; [-- ARGS] go to the test runner (a filter)
+  bench   load benchmarks
+
+`cargo xtask <command> --help` tells more; docs/development.md tells all.";

@@ -1,0 +1,608 @@
+//! The shop's services as xtask runs them: the one table of services and local ports, the
+//! dev secrets (JWT keys, service clients), the environment each service gets, and running
+//! a service binary with its output prefixed and its `/health` awaited.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+
+use crate::proc;
+use crate::stack::Stack;
+
+/// One service of the shop.
+#[derive(Debug)]
+pub(crate) struct Service {
+    /// Short name: `auth`, also its database name and the `SHOP_<NAME>_…` variables.
+    pub(crate) name: &'static str,
+    /// The binary (`target/<profile>/<binary>`).
+    pub(crate) binary: &'static str,
+    /// Default local API port.
+    pub(crate) port: u16,
+    /// Default local admin port (`/health`, `/ready`, `/metrics`).
+    pub(crate) admin_port: u16,
+    /// Owns a Postgres database named after the service (and has a `migrate` subcommand).
+    pub(crate) database: bool,
+    /// Uses Redis (`REDIS_URL`).
+    pub(crate) redis: bool,
+    /// Calls internal APIs with its own client-credentials (`SERVICE_CLIENT_ID`/`_SECRET`).
+    pub(crate) client: bool,
+}
+
+/// Every service, in start order (auth first: the others verify its tokens; gateway last).
+pub(crate) const SERVICES: &[Service] = &[
+    Service {
+        name: "auth",
+        binary: "shop-auth",
+        port: 8001,
+        admin_port: 9001,
+        database: true,
+        redis: false,
+        client: false,
+    },
+    Service {
+        name: "catalog",
+        binary: "shop-catalog",
+        port: 8002,
+        admin_port: 9002,
+        database: true,
+        redis: false,
+        client: false,
+    },
+    Service {
+        name: "cart",
+        binary: "shop-cart",
+        port: 8003,
+        admin_port: 9003,
+        database: false,
+        redis: true,
+        client: true,
+    },
+    Service {
+        name: "order",
+        binary: "shop-order",
+        port: 8004,
+        admin_port: 9004,
+        database: true,
+        redis: false,
+        client: true,
+    },
+    Service {
+        name: "gateway",
+        binary: "shop-gateway",
+        port: 8000,
+        admin_port: 9000,
+        database: false,
+        redis: true,
+        client: true,
+    },
+];
+
+/// Configuration variables a service may read that xtask sets only where they apply; removed
+/// from the inherited environment so a developer's shell never leaks e.g. its `DATABASE_URL`.
+const CONTRACT_VARS: &[&str] = &[
+    "DATABASE_URL",
+    "REDIS_URL",
+    "JWT_SIGNING_KEYS_DIR",
+    "JWT_PUBLIC_KEYS_DIR",
+    "JWKS_URL",
+    "ADMIN_EMAIL",
+    "ADMIN_PASSWORD",
+    "SERVICE_CLIENTS_FILE",
+    "SERVICE_CLIENT_ID",
+    "SERVICE_CLIENT_SECRET",
+];
+
+impl Service {
+    /// The upper-case name used in variables: `auth` → `AUTH`.
+    pub(crate) fn env_name(&self) -> String {
+        self.name.to_ascii_uppercase()
+    }
+
+    /// `target/<profile>/<binary>` (`profile` is `debug` or `release`).
+    pub(crate) fn binary_path(&self, profile: &str) -> PathBuf {
+        proc::target_dir().join(profile).join(self.binary)
+    }
+
+    /// Whether the binary was built for `profile` (services appear as they are written).
+    pub(crate) fn exists(&self, profile: &str) -> bool {
+        self.binary_path(profile).is_file()
+    }
+
+    /// Its database name, when it owns one.
+    pub(crate) fn database_name(&self) -> Option<&'static str> {
+        self.database.then_some(self.name)
+    }
+}
+
+/// Looks a service up by name.
+pub(crate) fn service(name: &str) -> Result<&'static Service> {
+    SERVICES
+        .iter()
+        .find(|service| service.name == name)
+        .with_context(|| format!("no service called {name:?}"))
+}
+
+/// The API and admin ports of one service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Ports {
+    /// `LISTEN_ADDR` port.
+    pub(crate) api: u16,
+    /// `ADMIN_ADDR` port.
+    pub(crate) admin: u16,
+}
+
+/// A service placed on its local ports.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Instance {
+    /// The service.
+    pub(crate) service: &'static Service,
+    /// Where it listens.
+    pub(crate) ports: Ports,
+}
+
+impl Instance {
+    /// `http://127.0.0.1:<api port>`.
+    pub(crate) fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.api)
+    }
+
+    /// `http://127.0.0.1:<admin port>`.
+    pub(crate) fn admin_url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.ports.admin)
+    }
+}
+
+/// Every service with its ports: the defaults of [`SERVICES`], overridden by
+/// `SHOP_<NAME>_PORT` and `SHOP_<NAME>_ADMIN_PORT`. Fails on a malformed or repeated port.
+pub(crate) fn resolve_ports() -> Result<Vec<Instance>> {
+    let instances = SERVICES
+        .iter()
+        .map(|service| {
+            let prefix = format!("SHOP_{}", service.env_name());
+            Ok(Instance {
+                service,
+                ports: Ports {
+                    api: env_port(&format!("{prefix}_PORT"))?.unwrap_or(service.port),
+                    admin: env_port(&format!("{prefix}_ADMIN_PORT"))?.unwrap_or(service.admin_port),
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let mut seen = Vec::new();
+    for instance in &instances {
+        for port in [instance.ports.api, instance.ports.admin] {
+            if seen.contains(&port) {
+                bail!("port {port} is given to two listeners (see SHOP_*_PORT)");
+            }
+            seen.push(port);
+        }
+    }
+    Ok(instances)
+}
+
+/// Reads a port from an environment variable; `None` when unset or empty.
+pub(crate) fn env_port(var: &str) -> Result<Option<u16>> {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value
+            .trim()
+            .parse::<u16>()
+            .ok()
+            .filter(|port| *port > 0)
+            .map(Some)
+            .with_context(|| format!("{var}={value:?} is not a port number")),
+        _ => Ok(None),
+    }
+}
+
+/// The instance of the service called `name`.
+pub(crate) fn instance<'a>(instances: &'a [Instance], name: &str) -> Result<&'a Instance> {
+    instances
+        .iter()
+        .find(|instance| instance.service.name == name)
+        .with_context(|| format!("no service called {name:?}"))
+}
+
+/// The credentials every service needs, generated once into a directory and then reused.
+#[derive(Debug, Clone)]
+pub(crate) struct Secrets {
+    /// Auth's private keys (`JWT_SIGNING_KEYS_DIR`).
+    pub(crate) signing_keys_dir: PathBuf,
+    /// The matching public keys (`JWT_PUBLIC_KEYS_DIR`).
+    pub(crate) public_keys_dir: PathBuf,
+    /// `client_id:secret` lines (`SERVICE_CLIENTS_FILE`).
+    pub(crate) clients_file: PathBuf,
+    /// The same clients: `(id, secret)`.
+    pub(crate) clients: Vec<(String, String)>,
+}
+
+impl Secrets {
+    /// The secret of client `id`.
+    pub(crate) fn client_secret(&self, id: &str) -> Option<&str> {
+        self.clients
+            .iter()
+            .find(|(client, _)| client == id)
+            .map(|(_, secret)| secret.as_str())
+    }
+}
+
+/// Makes the secrets under `dir` unless they exist: JWT keys through `<auth> keygen --out
+/// <dir>/keys` (only when `keys/signing/` holds no `.pem`), and `<dir>/service-clients` (mode
+/// 0600) with one random secret per calling service; clients new to [`SERVICES`] are appended.
+pub(crate) fn ensure_secrets(dir: &Path, auth_binary: &Path) -> Result<Secrets> {
+    let keys = dir.join("keys");
+    let signing_keys_dir = keys.join("signing");
+    let public_keys_dir = keys.join("public");
+    if !has_pem(&signing_keys_dir) {
+        let mut keygen = Command::new(auth_binary);
+        keygen.arg("keygen").arg("--out").arg(&keys);
+        let kid = proc::output_ok(&mut keygen).context("generating the JWT signing key")?;
+        eprintln!("xtask: new JWT signing key {} in {}", kid.trim(), keys.display());
+        if !has_pem(&signing_keys_dir) {
+            bail!(
+                "`{}` wrote no .pem into {}",
+                proc::display(&keygen),
+                signing_keys_dir.display()
+            );
+        }
+    }
+
+    let clients_file = dir.join("service-clients");
+    let mut clients = read_clients(&clients_file)?;
+    let mut added = String::new();
+    for service in SERVICES.iter().filter(|service| service.client) {
+        if !clients.iter().any(|(id, _)| id == service.name) {
+            let secret = random_hex(32)?;
+            added.push_str(&format!("{}:{secret}\n", service.name));
+            clients.push((service.name.to_owned(), secret));
+        }
+    }
+    if !added.is_empty() {
+        let mut file = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(&clients_file)
+            .with_context(|| format!("writing {}", clients_file.display()))?;
+        file.write_all(added.as_bytes())
+            .with_context(|| format!("writing {}", clients_file.display()))?;
+    }
+    Ok(Secrets {
+        signing_keys_dir,
+        public_keys_dir,
+        clients_file,
+        clients,
+    })
+}
+
+/// Whether `dir` holds a `.pem` file.
+fn has_pem(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|entries| {
+        entries
+            .filter_map(Result::ok)
+            .any(|entry| entry.path().extension().is_some_and(|ext| ext == "pem"))
+    })
+}
+
+/// Reads `client_id:secret` lines (blank lines and `#` comments skipped); empty when missing.
+fn read_clients(path: &Path) -> Result<Vec<(String, String)>> {
+    let text = match fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    };
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        .map(|line| {
+            line.split_once(':')
+                .map(|(id, secret)| (id.trim().to_owned(), secret.trim().to_owned()))
+                .with_context(|| format!("{}: a line is not `client_id:secret`", path.display()))
+        })
+        .collect()
+}
+
+/// `n` random bytes from `/dev/urandom`, hex-encoded.
+pub(crate) fn random_hex(n: usize) -> Result<String> {
+    let mut bytes = vec![0; n];
+    fs::File::open("/dev/urandom")
+        .and_then(|mut urandom| urandom.read_exact(&mut bytes))
+        .context("reading /dev/urandom")?;
+    Ok(bytes.iter().map(|byte| format!("{byte:02x}")).collect())
+}
+
+/// Everything the environment of a service is built from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ShopEnv<'a> {
+    /// Every service and its ports (peers' URLs come from here).
+    pub(crate) instances: &'a [Instance],
+    /// The running Postgres and Redis.
+    pub(crate) stack: &'a Stack,
+    /// Keys and client credentials.
+    pub(crate) secrets: &'a Secrets,
+    /// Auth's seeded admin (`ADMIN_EMAIL`).
+    pub(crate) admin_email: &'a str,
+    /// Auth's seeded admin (`ADMIN_PASSWORD`).
+    pub(crate) admin_password: &'a str,
+    /// `LOG_FORMAT`: `text` locally, `json` for machines.
+    pub(crate) log_format: &'a str,
+}
+
+impl ShopEnv<'_> {
+    /// `http://localhost:<auth port>`: the `iss` of every token (`JWT_ISSUER`).
+    pub(crate) fn jwt_issuer(&self) -> String {
+        let port = instance(self.instances, "auth").map_or(8001, |auth| auth.ports.api);
+        format!("http://localhost:{port}")
+    }
+}
+
+/// `JWT_AUDIENCE` of every token.
+pub(crate) const JWT_AUDIENCE: &str = "shopkeeper";
+
+/// The environment of `instance`, following the configuration contract of `DESIGN.md`.
+pub(crate) fn service_env(instance: &Instance, shop: &ShopEnv<'_>) -> Vec<(String, String)> {
+    let service = instance.service;
+    let mut env: Vec<(String, String)> = Vec::new();
+    let mut set = |key: &str, value: String| env.push((key.to_owned(), value));
+
+    set("LISTEN_ADDR", format!("127.0.0.1:{}", instance.ports.api));
+    set("ADMIN_ADDR", format!("127.0.0.1:{}", instance.ports.admin));
+    set("LOG_FORMAT", shop.log_format.to_owned());
+    set(
+        "RUST_LOG",
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned()),
+    );
+    set("JWT_ISSUER", shop.jwt_issuer());
+    set("JWT_AUDIENCE", JWT_AUDIENCE.to_owned());
+    for peer in shop.instances {
+        set(&format!("{}_URL", peer.service.env_name()), peer.url());
+    }
+    set(
+        "JWT_PUBLIC_KEYS_DIR",
+        shop.secrets.public_keys_dir.display().to_string(),
+    );
+    if let Some(db) = service.database_name() {
+        set("DATABASE_URL", shop.stack.database_url(db));
+    }
+    if service.redis {
+        set("REDIS_URL", shop.stack.redis_url());
+    }
+    if service.name == "auth" {
+        set(
+            "JWT_SIGNING_KEYS_DIR",
+            shop.secrets.signing_keys_dir.display().to_string(),
+        );
+        set("ADMIN_EMAIL", shop.admin_email.to_owned());
+        set("ADMIN_PASSWORD", shop.admin_password.to_owned());
+        set("SERVICE_CLIENTS_FILE", shop.secrets.clients_file.display().to_string());
+    }
+    if service.client
+        && let Some(secret) = shop.secrets.client_secret(service.name)
+    {
+        set("SERVICE_CLIENT_ID", service.name.to_owned());
+        set("SERVICE_CLIENT_SECRET", secret.to_owned());
+    }
+    env
+}
+
+/// A `Command` for a service binary with exactly the contract variables of `env` (inherited
+/// ones removed), started in the workspace root.
+pub(crate) fn command(binary: &Path, env: &[(String, String)]) -> Command {
+    let mut cmd = Command::new(binary);
+    for var in CONTRACT_VARS {
+        cmd.env_remove(var);
+    }
+    cmd.envs(env.iter().map(|(key, value)| (key, value)))
+        .current_dir(proc::workspace_root())
+        .stdin(Stdio::null());
+    cmd
+}
+
+/// The coloured, padded `name | ` that starts every line of a service's output.
+pub(crate) fn prefix(name: &str) -> String {
+    const COLORS: &[&str] = &["36", "33", "32", "35", "34", "31"];
+    let width = SERVICES.iter().map(|s| s.name.len()).max().unwrap_or(8);
+    let index = SERVICES.iter().position(|s| s.name == name).unwrap_or(0);
+    let label = format!("{name:<width$} |");
+    if proc::color() {
+        format!("\x1b[{}m{label}\x1b[0m ", COLORS[index % COLORS.len()])
+    } else {
+        format!("{label} ")
+    }
+}
+
+/// Runs a one-shot service command (`migrate`, `seed`) with its output prefixed; fails
+/// unless it succeeds.
+pub(crate) fn run_prefixed(name: &str, cmd: &mut Command) -> Result<()> {
+    let mut child = spawn_prefixed(name, cmd)?;
+    let status = proc::wait(&mut child.child)?;
+    child.status = Some(status);
+    child.join_output();
+    proc::check_interrupted()?;
+    if !status.success() {
+        bail!("`{}` failed ({status})", proc::display(cmd));
+    }
+    Ok(())
+}
+
+/// A service process whose output goes to our terminal, prefixed with its name.
+#[derive(Debug)]
+pub(crate) struct Running {
+    /// The service name (for messages).
+    pub(crate) name: String,
+    child: Child,
+    output: Vec<JoinHandle<()>>,
+    status: Option<ExitStatus>,
+}
+
+/// Starts `cmd` in its own process group (so the terminal's Ctrl-C reaches only xtask, which
+/// then stops it in order) with stdout and stderr forwarded line by line under `prefix(name)`.
+pub(crate) fn spawn_prefixed(name: &str, cmd: &mut Command) -> Result<Running> {
+    cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).process_group(0);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("starting `{}`", proc::display(cmd)))?;
+    let label = prefix(name);
+    let mut output = Vec::new();
+    if let Some(stdout) = child.stdout.take() {
+        let label = label.clone();
+        output.push(proc::forward_lines(stdout, false, move |line| format!("{label}{line}")));
+    }
+    if let Some(stderr) = child.stderr.take() {
+        output.push(proc::forward_lines(stderr, false, move |line| format!("{label}{line}")));
+    }
+    Ok(Running {
+        name: name.to_owned(),
+        child,
+        output,
+        status: None,
+    })
+}
+
+impl Running {
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Its exit status, if it has exited.
+    pub(crate) fn exited(&mut self) -> Result<Option<ExitStatus>> {
+        if self.status.is_none() {
+            self.status = self.child.try_wait()?;
+        }
+        Ok(self.status)
+    }
+
+    /// Waits until `http://127.0.0.1:<admin_port>/health` answers 200; fails when the process
+    /// exits first, on a stop signal, or after `timeout`.
+    pub(crate) fn wait_healthy(&mut self, admin_port: u16, timeout: Duration) -> Result<()> {
+        let addr = SocketAddr::from(([127, 0, 0, 1], admin_port));
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = self.exited()? {
+                bail!("{} exited while starting ({status})", self.name);
+            }
+            if http_status(addr, "/health", Duration::from_secs(2)).is_ok_and(|code| code == 200) {
+                return Ok(());
+            }
+            proc::check_interrupted()?;
+            if Instant::now() > deadline {
+                bail!(
+                    "{}: http://{addr}/health did not answer 200 within {timeout:?}",
+                    self.name
+                );
+            }
+            thread::sleep(proc::POLL);
+        }
+    }
+
+    /// Sends SIGTERM without waiting (to stop several services at once).
+    pub(crate) fn request_stop(&mut self) -> Result<()> {
+        if self.exited()?.is_none() {
+            proc::signal(self.pid(), "TERM");
+        }
+        Ok(())
+    }
+
+    /// Stops it: SIGTERM, up to `grace` to drain, then SIGKILL; returns its exit status.
+    pub(crate) fn stop(&mut self, grace: Duration) -> Result<ExitStatus> {
+        if let Some(status) = self.exited()? {
+            return Ok(status);
+        }
+        self.request_stop()?;
+        let status = proc::wait_for_exit(&mut self.child, grace)?;
+        self.status = Some(status);
+        self.join_output();
+        Ok(status)
+    }
+
+    /// Waits for the output threads (after the process exited) so no line is lost.
+    fn join_output(&mut self) {
+        for handle in self.output.drain(..) {
+            handle.join().ok();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Err(err) = self.stop(Duration::from_secs(10)) {
+            eprintln!("xtask: stopping {}: {err:#}", self.name);
+        }
+    }
+}
+
+/// `GET path` over plain HTTP/1.1 and returns the status code.
+pub(crate) fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16> {
+    let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: xtask\r\nConnection: close\r\n\r\n"
+    )?;
+    // Read the whole (small) answer: closing early makes the server log a reset connection.
+    // A server that keeps the connection open anyway ends the read by the timeout.
+    let mut response = Vec::new();
+    let mut chunk = [0_u8; 4096];
+    while response.len() < 64 * 1024 {
+        match stream.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => response.extend_from_slice(&chunk[..n]),
+            Err(_) if !response.is_empty() => break,
+            Err(err) => return Err(err.into()),
+        }
+    }
+    let line = String::from_utf8_lossy(&response[..response.len().min(64)]);
+    line.strip_prefix("HTTP/1.")
+        .and_then(|rest| rest.get(2..5))
+        .and_then(|code| code.parse().ok())
+        .with_context(|| format!("not an HTTP response from {addr}: {line:?}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_has_unique_names_and_ports() {
+        let mut ports: Vec<u16> = SERVICES.iter().flat_map(|s| [s.port, s.admin_port]).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        assert_eq!(ports.len(), SERVICES.len() * 2);
+        assert!(service("auth").is_ok_and(|auth| auth.database && auth.binary == "shop-auth"));
+    }
+
+    #[test]
+    fn clients_file_lines_parse() -> Result<()> {
+        let dir = std::env::temp_dir().join(format!("xtask-clients-{}", std::process::id()));
+        fs::create_dir_all(&dir)?;
+        let file = dir.join("service-clients");
+        fs::write(&file, "# comment\norder:abc\n\ncart: def \n")?;
+        let clients = read_clients(&file)?;
+        fs::remove_dir_all(&dir)?;
+        assert_eq!(
+            clients,
+            vec![
+                ("order".to_owned(), "abc".to_owned()),
+                ("cart".to_owned(), "def".to_owned())
+            ]
+        );
+        Ok(())
+    }
+
+    #[test]
+    fn random_hex_has_two_digits_per_byte() -> Result<()> {
+        let secret = random_hex(32)?;
+        assert_eq!(secret.len(), 64);
+        assert!(secret.chars().all(|c| c.is_ascii_hexdigit()));
+        Ok(())
+    }
+}
