@@ -27,9 +27,9 @@ use crate::keys::{self, VerifyingKey};
 
 /// The least time between two JWKS fetches caused by unknown key ids.
 pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(10);
-/// How long a fetched JWKS is trusted before it is refetched in the background of a request.
+/// How long a fetched JWKS is trusted; the first request after that refetches it (and waits).
 pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
-/// Clock skew tolerated on `exp`/`nbf`.
+/// Clock skew tolerated on `exp`.
 pub const LEEWAY_SECS: u64 = 30;
 
 /// Who a token speaks for.
@@ -205,11 +205,20 @@ impl Jwks {
     }
 }
 
+/// How many verified tokens a verifier remembers.
+pub const CACHE_ENTRIES: usize = 4096;
+
 /// Verifies access tokens.
+///
+/// Tokens that verified are remembered (by their full text, never a hash of it, so a different
+/// token can never hit another's entry) until they expire: a session sends the same token with
+/// every request for its whole life, and the signature check is the expensive part. A cached
+/// token is still refused once it expires or its key is no longer published.
 pub struct TokenVerifier {
     issuer: String,
     audience: String,
     source: KeySource,
+    verified: quick_cache::sync::Cache<Box<str>, Arc<Claims>>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -275,6 +284,7 @@ impl TokenVerifier {
             issuer: issuer.into(),
             audience: audience.into(),
             source: KeySource::Static(keys.into_iter().map(|k| (k.kid.clone(), k)).collect()),
+            verified: quick_cache::sync::Cache::new(CACHE_ENTRIES),
         }
     }
 
@@ -293,6 +303,7 @@ impl TokenVerifier {
                 cache: RwLock::new(Arc::new(HashMap::new())),
                 fetched_at: tokio::sync::Mutex::new(None),
             }),
+            verified: quick_cache::sync::Cache::new(CACHE_ENTRIES),
         })
     }
 
@@ -324,8 +335,33 @@ impl TokenVerifier {
         }
     }
 
+    /// Whether `kid` is among the keys currently accepted (without fetching).
+    fn still_published(&self, kid: &str) -> bool {
+        match &self.source {
+            KeySource::Static(keys) => keys.contains_key(kid),
+            KeySource::Jwks(jwks) => jwks.get(kid).is_some(),
+        }
+    }
+
     /// Verifies a token and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
+        let kid = header.kid.ok_or(TokenError::UnknownKey)?;
+        if let Some(claims) = self.verified.get(token) {
+            if claims.exp + LEEWAY_SECS as i64 <= chrono::Utc::now().timestamp() {
+                return Err(TokenError::Expired);
+            }
+            if self.still_published(&kid) {
+                return Ok(Claims::clone(&claims));
+            }
+        }
+        let claims = self.verify_uncached(token).await?;
+        self.verified.insert(token.into(), Arc::new(claims.clone()));
+        Ok(claims)
+    }
+
+    /// Verifies a token without the cache: header, key lookup, signature and claims.
+    pub async fn verify_uncached(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         let key = self.key(&kid).await.ok_or(TokenError::UnknownKey)?;

@@ -102,7 +102,8 @@ pub struct ServerConfig {
     /// `ADMIN_ADDR`, the admin listener (default `0.0.0.0:9090`).
     pub admin_addr: SocketAddr,
     /// `SHUTDOWN_DELAY_SECS`: how long `/ready` answers 503 before the listeners stop accepting,
-    /// so that load balancers stop sending traffic first (default 0; the operator sets 5).
+    /// so that load balancers stop sending traffic first (default 0; set it to a few seconds
+    /// behind a Kubernetes Service).
     pub shutdown_delay: Duration,
     /// `SHUTDOWN_TIMEOUT_SECS`: the longest in-flight requests may take to drain (default 25).
     pub drain_timeout: Duration,

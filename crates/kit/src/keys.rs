@@ -181,7 +181,7 @@ pub fn from_jwk(jwk: &Jwk) -> Option<VerifyingKey> {
     })
 }
 
-/// A new key id: UTC time then random hex, so ids sort by age (`20261123T1305Z-9f2c1a`).
+/// A new key id: UTC time then random hex, so ids sort by age (`20261123T130512Z-9f2c1a`).
 pub fn new_kid() -> String {
     let suffix: u32 = rand::random();
     format!(

@@ -148,7 +148,7 @@ fn request_id_from(req: &Request) -> HeaderValue {
 }
 
 /// The middleware: wrap every route with `axum::middleware::from_fn_with_state(metrics, observe)`
-/// (done by [`crate::server::api_router`]).
+/// (done by [`crate::server::with_middleware`]).
 pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let request_id = request_id_from(&req);

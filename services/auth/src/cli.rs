@@ -7,7 +7,6 @@ use secrecy::{ExposeSecret as _, SecretString};
 
 use crate::AppState;
 use crate::config::Config;
-use crate::domain::Email;
 
 const USAGE: &str = "usage: shop-auth [serve | migrate | keygen --out DIR]
   serve    run the service (default)
@@ -69,22 +68,10 @@ fn keygen(args: &[String]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Seeds the admin from `ADMIN_EMAIL`/`ADMIN_PASSWORD`, retrying while the database is not
-/// reachable yet. Idempotent: an existing user is made an active admin, its password kept.
+/// Seeds the admin from `ADMIN_EMAIL`/`ADMIN_PASSWORD` (validated by `Config`), retrying while
+/// the database is not reachable yet. Idempotent: an existing user is made an active admin, its
+/// password kept.
 pub async fn seed_admin_until_done(state: AppState, email: String, password: SecretString) {
-    let email = match Email::parse(&email) {
-        Ok(e) => e,
-        Err(why) => {
-            tracing::error!(why, "ADMIN_EMAIL is not a valid email; no admin seeded");
-            return;
-        }
-    };
-    // The seed password is the operator's choice; only its length is enforced, so that the
-    // local demo credentials work.
-    if password.expose_secret().chars().count() < 6 {
-        tracing::error!("ADMIN_PASSWORD is shorter than 6 characters; no admin seeded");
-        return;
-    }
     let hash = match state.hasher.hash(password.expose_secret()).await {
         Ok(h) => h,
         Err(e) => {
@@ -94,9 +81,9 @@ pub async fn seed_admin_until_done(state: AppState, email: String, password: Sec
     };
     let mut delay = Duration::from_millis(200);
     loop {
-        match crate::store::seed_admin(&state.db, email.as_str(), &hash).await {
+        match crate::store::seed_admin(&state.db, &email, &hash).await {
             Ok(created) => {
-                tracing::info!(email = %email, created, "admin seeded");
+                tracing::info!(%email, created, "admin seeded");
                 return;
             }
             Err(e) => {

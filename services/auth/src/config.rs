@@ -27,7 +27,8 @@ pub struct Config {
     pub refresh_ttl: Duration,
     /// `SERVICE_TOKEN_TTL_SECS` (default 300).
     pub service_ttl: Duration,
-    /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`: the admin seeded at start (both or neither).
+    /// `ADMIN_EMAIL` and `ADMIN_PASSWORD`: the admin seeded at start (both or neither; the
+    /// email is normalised, the password at least 8 characters).
     pub admin: Option<(String, SecretString)>,
     /// `SERVICE_CLIENTS_FILE`: `client_id:secret` lines for the client-credentials grant.
     pub service_clients_file: Option<PathBuf>,
@@ -66,7 +67,15 @@ impl Config {
             config::optional::<String>("ADMIN_EMAIL")?,
             config::optional_secret("ADMIN_PASSWORD")?,
         ) {
-            (Some(email), Some(password)) => Some((email, password)),
+            (Some(email), Some(password)) => {
+                let email = crate::domain::Email::parse(&email).map_err(|why| ConfigError::new("ADMIN_EMAIL", why))?;
+                // The seeded admin's password is the operator's choice (the local demo uses a
+                // well-known one), so only the length rule applies, not the deny list.
+                if secrecy::ExposeSecret::expose_secret(&password).chars().count() < crate::domain::password::MIN_LEN {
+                    return Err(ConfigError::new("ADMIN_PASSWORD", "must be at least 8 characters"));
+                }
+                Some((email.as_str().to_owned(), password))
+            }
             (None, None) => None,
             (Some(_), None) => return Err(ConfigError::new("ADMIN_PASSWORD", "must be set when ADMIN_EMAIL is")),
             (None, Some(_)) => return Err(ConfigError::new("ADMIN_EMAIL", "must be set when ADMIN_PASSWORD is")),

@@ -12,7 +12,7 @@
 //! - [`passwords`]: argon2id hashing, bounded and off the async threads.
 //! - [`tokens`]: signing access tokens, refresh tokens, the JWKS.
 //! - [`clients`]: the internal clients of the client-credentials grant.
-//! - [`throttle`]: login throttling shared by all replicas.
+//! - [`throttle`]: login throttling shared by all replicas; [`maintenance`] prunes old rows.
 //! - [`store`]: the queries.
 //! - [`routes`]: one router per resource, merged in [`routes::router`].
 //! - [`metrics`]: auth's business metrics.
@@ -21,6 +21,7 @@ pub mod cli;
 pub mod clients;
 pub mod config;
 pub mod domain;
+pub mod maintenance;
 pub mod metrics;
 pub mod openapi;
 pub mod passwords;
@@ -91,6 +92,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         clients: Arc::new(clients),
         metrics,
     };
+    tokio::spawn(maintenance::run(db.clone(), config.throttle.window));
     if let Some((email, password)) = &config.admin {
         tokio::spawn(cli::seed_admin_until_done(
             state.clone(),

@@ -19,7 +19,7 @@ pub struct AuthMetrics {
     pub logins: Family<Outcome, Counter>,
     /// `auth_registrations_total`.
     pub registrations: Counter,
-    /// `auth_refreshes_total{result=rotated|reuse_detected|invalid}`.
+    /// `auth_refreshes_total{result=rotated|reuse_detected|invalid|inactive}`.
     pub refreshes: Family<Outcome, Counter>,
     /// `auth_service_tokens_total{result=issued|invalid_client}`.
     pub service_tokens: Family<Outcome, Counter>,

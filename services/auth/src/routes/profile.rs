@@ -10,10 +10,12 @@ use shop_kit::extract::Json;
 use shop_kit::problem::FieldError;
 use utoipa::ToSchema;
 
+use super::client_ip::ClientIp;
 use super::views::UserView;
 use crate::AppState;
 use crate::domain::{Email, Password, profile};
 use crate::store::{self, ProfileChange};
+use crate::throttle;
 
 /// The profile routes.
 pub fn router() -> Router<AppState> {
@@ -43,11 +45,14 @@ pub struct UpdateMe {
     pub new_password: Option<String>,
 }
 
+/// The caller's row. An access token outlives a deactivation or deletion by at most its
+/// lifetime, so the account is checked here, where its data lives.
 async fn current_user(state: &AppState, user: &AuthUser) -> Result<store::User, Problem> {
-    // A token outlives a deleted account by at most its lifetime; say so plainly.
-    store::user_by_id(&state.db, user.id)
-        .await?
-        .ok_or_else(|| Problem::unauthorized("this account no longer exists"))
+    match store::user_by_id(&state.db, user.id).await? {
+        Some(u) if u.is_active => Ok(u),
+        Some(_) => Err(Problem::forbidden("this account is deactivated")),
+        None => Err(Problem::unauthorized("this account no longer exists")),
+    }
 }
 
 /// The signed-in user: `GET /auth/me`.
@@ -83,6 +88,7 @@ fn field(
 pub async fn update_me(
     State(state): State<AppState>,
     user: AuthUser,
+    ClientIp(ip): ClientIp,
     Json(req): Json<UpdateMe>,
 ) -> Result<axum::Json<UserView>, Problem> {
     let row = current_user(&state, &user).await?;
@@ -114,6 +120,11 @@ pub async fn update_me(
         return Err(Problem::validation(errors));
     }
     if let (Some(new), Some(current)) = (&new_password, &req.current_password) {
+        // Guessing the current password with a stolen access token is throttled like a login.
+        let keys = throttle::Keys::new(&row.email, ip);
+        if let Err(retry_after) = throttle::attempt(&state.db, &state.config.throttle, &keys).await? {
+            return Err(Problem::too_many_requests(retry_after.as_secs()));
+        }
         let ok = state
             .hasher
             .verify(current, Some(&row.password_hash))
@@ -122,6 +133,7 @@ pub async fn update_me(
         if !ok {
             return Err(Problem::invalid("/current_password", "is not your current password"));
         }
+        throttle::succeeded(&state.db, &keys).await?;
         change.password_hash = Some(state.hasher.hash(new.expose()).await.map_err(Problem::internal)?);
     }
     let updated = store::update_profile(&state.db, user.id, &change)

@@ -40,7 +40,14 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     }
     let decoded = String::from_utf8(STANDARD.decode(encoded.trim()).ok()?).ok()?;
     let (id, secret) = decoded.split_once(':')?;
-    Some((id.to_owned(), secret.to_owned()))
+    // RFC 6749 §2.3.1: both are form-urlencoded before they are put into Basic.
+    let unform = |s: &str| {
+        percent_encoding::percent_decode_str(&s.replace('+', " "))
+            .decode_utf8()
+            .ok()
+            .map(|c| c.into_owned())
+    };
+    Some((unform(id)?, unform(secret)?))
 }
 
 fn invalid_client() -> Problem {
@@ -64,7 +71,10 @@ pub async fn token(
     let (id, secret) = match (basic_credentials(&headers), req.client_id, req.client_secret) {
         (Some(pair), _, _) => pair,
         (None, Some(id), Some(secret)) => (id, secret),
-        _ => return Err(invalid_client()),
+        _ => {
+            AuthMetrics::count(&state.metrics.service_tokens, "invalid_client");
+            return Err(invalid_client());
+        }
     };
     if !state.clients.authenticate(&id, &secret) {
         AuthMetrics::count(&state.metrics.service_tokens, "invalid_client");

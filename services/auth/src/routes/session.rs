@@ -234,6 +234,7 @@ pub async fn refresh(
     }
     let user = store::user_by_id(&state.db, row.user_id).await?.filter(|u| u.is_active);
     let Some(user) = user else {
+        AuthMetrics::count(&state.metrics.refreshes, "inactive");
         store::revoke_family(&mut *tx, row.family_id).await?;
         tx.commit().await?;
         return Err(deactivated());

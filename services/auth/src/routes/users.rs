@@ -16,6 +16,23 @@ use super::views::{UserPage, UserView};
 use crate::AppState;
 use crate::store::{self, AdminChange};
 
+/// An admin whose account is, right now, an active admin: the token's role is re-checked
+/// against the database, so a demoted or deactivated admin loses access at once, not when
+/// their access token expires.
+pub struct CurrentAdmin(pub shop_kit::auth::AuthUser);
+
+impl axum::extract::FromRequestParts<AppState> for CurrentAdmin {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &AppState) -> Result<Self, Problem> {
+        let AdminUser(admin) = AdminUser::from_request_parts(parts, state).await?;
+        match store::user_by_id(&state.db, admin.id).await? {
+            Some(u) if u.is_active && u.role() == Role::Admin => Ok(Self(admin)),
+            _ => Err(Problem::forbidden("administrators only")),
+        }
+    }
+}
+
 /// The largest page.
 pub const MAX_PER_PAGE: i64 = 100;
 
@@ -43,7 +60,7 @@ pub struct ListQuery {
     responses((status = 200, body = UserPage), (status = 401), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    _admin: CurrentAdmin,
     Query(q): Query<ListQuery>,
 ) -> Result<axum::Json<UserPage>, Problem> {
     let page = q.page.unwrap_or(1);
@@ -78,7 +95,7 @@ pub async fn list(
 #[utoipa::path(get, path = "/users/{id}", tag = "users", responses((status = 200, body = UserView), (status = 404)), security(("bearer" = [])))]
 pub async fn show(
     State(state): State<AppState>,
-    _admin: AdminUser,
+    _admin: CurrentAdmin,
     Path(id): Path<Uuid>,
 ) -> Result<axum::Json<UserView>, Problem> {
     let user = store::user_by_id(&state.db, id)
@@ -107,7 +124,7 @@ pub struct AdminUpdate {
     responses((status = 200, body = UserView), (status = 404), (status = 409, description = "would lock the admin out"), (status = 422)), security(("bearer" = [])))]
 pub async fn update(
     State(state): State<AppState>,
-    AdminUser(admin): AdminUser,
+    CurrentAdmin(admin): CurrentAdmin,
     Path(id): Path<Uuid>,
     Json(req): Json<AdminUpdate>,
 ) -> Result<axum::Json<UserView>, Problem> {

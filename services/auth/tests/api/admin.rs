@@ -149,6 +149,8 @@ async fn deactivated_users_can_neither_log_in_nor_refresh() {
         .await;
     assert_eq!(json(r).await["is_active"], false);
     problem(app.login("rita@example.com", "a-decent-passphrase").await, 403).await;
+    // The access token issued before is refused where the account's data lives.
+    problem(app.me(access(&tokens)).await, 403).await;
     problem(
         app.post_json("/auth/refresh", &json!({"refresh_token": refresh(&tokens)}))
             .await,
@@ -251,4 +253,45 @@ async fn premium_is_granted_extended_and_expires() {
     ] {
         problem(app.patch_auth(&format!("/users/{id}"), access(&admin), &bad).await, 422).await;
     }
+}
+
+#[tokio::test]
+async fn a_demoted_admin_loses_access_at_once() {
+    let app = spawn_app().await;
+    let root = app.admin().await;
+    let other = json(app.register("vera@example.com", "a-decent-passphrase").await).await;
+    let id = other["id"].as_str().unwrap();
+    app.patch_auth(&format!("/users/{id}"), access(&root), &json!({"role": "admin"}))
+        .await;
+    let vera = json(app.login("vera@example.com", "a-decent-passphrase").await).await;
+    assert_eq!(app.get_auth("/users", access(&vera)).await.status(), 200);
+    app.patch_auth(&format!("/users/{id}"), access(&root), &json!({"role": "customer"}))
+        .await;
+    // Her token still says admin, but auth checks the account itself.
+    problem(app.get_auth("/users", access(&vera)).await, 403).await;
+}
+
+#[tokio::test]
+async fn housekeeping_prunes_only_what_can_no_longer_matter() {
+    let app = spawn_app().await;
+    let t = app.customer("walt@example.com").await;
+    app.post_json("/auth/refresh", &json!({"refresh_token": refresh(&t)}))
+        .await;
+    app.login("walt@example.com", "wrong-password!").await;
+    sqlx::query("UPDATE refresh_tokens SET expires_at = now() - interval '2 days' WHERE used_at IS NOT NULL")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (throttle, tokens) = shop_auth::maintenance::prune(&app.db.pool, std::time::Duration::from_secs(900))
+        .await
+        .unwrap();
+    assert_eq!((throttle, tokens), (0, 1), "the live counter and the live token stay");
+    sqlx::query("UPDATE login_throttle SET window_started_at = now() - interval '1 hour'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let (throttle, _) = shop_auth::maintenance::prune(&app.db.pool, std::time::Duration::from_secs(900))
+        .await
+        .unwrap();
+    assert_eq!(throttle, 2, "email and address counters of the old window");
 }

@@ -154,3 +154,105 @@ async fn secrets_never_reach_the_config_debug_output() {
     assert!(!printed.contains(ADMIN_PASSWORD), "{printed}");
     assert!(!printed.contains(&db.url), "{printed}");
 }
+
+fn shop_auth() -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_shop-auth"));
+    cmd.env_clear().env("PATH", std::env::var("PATH").unwrap_or_default());
+    cmd
+}
+
+#[tokio::test]
+async fn the_binary_stops_with_the_name_of_a_missing_or_malformed_variable() {
+    let out = shop_auth().arg("serve").output().unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DATABASE_URL") && err.contains("required"), "{err}");
+
+    let out = shop_auth()
+        .env("LISTEN_ADDR", "everywhere:80")
+        .arg("serve")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("LISTEN_ADDR") && err.contains("everywhere:80"), "{err}");
+
+    let out = shop_auth()
+        .env("DATABASE_URL", "postgres://postgres:hunter2@127.0.0.1:1/auth")
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWT_SIGNING_KEYS_DIR", "/nonexistent/keys")
+        .env("ACCESS_TOKEN_TTL_SECS", "fifteen minutes")
+        .arg("serve")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ACCESS_TOKEN_TTL_SECS"), "{err}");
+    assert!(!err.contains("hunter2"), "the database password never prints: {err}");
+
+    let out = shop_auth()
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/auth")
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWT_SIGNING_KEYS_DIR", "/nonexistent/keys")
+        .env("ADMIN_EMAIL", "root")
+        .env("ADMIN_PASSWORD", "long-enough-password")
+        .arg("serve")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("ADMIN_EMAIL"), "{err}");
+
+    let out = shop_auth().arg("frobnicate").output().unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));
+}
+
+#[tokio::test]
+async fn migrate_and_keygen_subcommands_work() {
+    let db = shop_testkit::fresh_database().await;
+    let out = shop_auth()
+        .env("DATABASE_URL", &db.url)
+        .arg("migrate")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let tables: Vec<String> =
+        sqlx::query_scalar("SELECT tablename::text FROM pg_tables WHERE schemaname = 'public' ORDER BY 1")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        tables,
+        ["_sqlx_migrations", "login_throttle", "refresh_tokens", "users"]
+    );
+    // Idempotent.
+    assert!(
+        shop_auth()
+            .env("DATABASE_URL", &db.url)
+            .arg("migrate")
+            .status()
+            .unwrap()
+            .success()
+    );
+
+    let dir = std::env::temp_dir().join(format!("keygen-{}", uuid::Uuid::new_v4().simple()));
+    let out = shop_auth().args(["keygen", "--out"]).arg(&dir).output().unwrap();
+    assert!(out.status.success());
+    let kid = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    let keys = shop_kit::keys::load_signing_keys(&dir.join("signing")).unwrap();
+    assert_eq!(keys[0].kid, kid);
+    assert_eq!(
+        shop_kit::keys::load_public_keys(&dir.join("public")).unwrap()[0].kid,
+        kid
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(dir.join("signing").join(format!("{kid}.pem")))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600, "private keys are not world-readable");
+    }
+}

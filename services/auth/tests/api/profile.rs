@@ -139,3 +139,14 @@ async fn password_change_needs_the_current_one_and_ends_other_sessions() {
         200
     );
 }
+
+#[tokio::test]
+async fn guessing_the_current_password_is_throttled() {
+    let app = spawn_app_with(|c| c.throttle.per_email = 3).await;
+    let t = app.customer("yuri@example.com").await;
+    let guess = json!({"new_password": "brand-new-passphrase", "current_password": "a-guess-1234"});
+    for _ in 0..3 {
+        problem(app.patch_auth("/auth/me", access(&t), &guess).await, 422).await;
+    }
+    problem(app.patch_auth("/auth/me", access(&t), &guess).await, 429).await;
+}

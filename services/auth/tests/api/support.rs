@@ -16,6 +16,9 @@ pub const ADMIN_EMAIL: &str = "root@shop.test";
 pub const ADMIN_PASSWORD: &str = "admin-secret-123";
 pub const CLIENT_ID: &str = "order";
 pub const CLIENT_SECRET: &str = "order-secret-0123456789";
+/// A client whose secret needs form-encoding in HTTP Basic.
+pub const ODD_CLIENT_ID: &str = "odd.client";
+pub const ODD_CLIENT_SECRET: &str = "p+ss%word:/0123456789";
 pub const ISSUER: &str = "http://auth.test";
 pub const AUDIENCE: &str = "shopkeeper";
 
@@ -28,7 +31,11 @@ pub struct TestApp {
 
 pub fn test_config(db: &TestDb, keys: &TempKeys) -> Config {
     let clients_file: PathBuf = keys.dir.join("service-clients");
-    std::fs::write(&clients_file, format!("{CLIENT_ID}:{CLIENT_SECRET}\n")).unwrap();
+    std::fs::write(
+        &clients_file,
+        format!("{CLIENT_ID}:{CLIENT_SECRET}\n{ODD_CLIENT_ID}:{ODD_CLIENT_SECRET}\n"),
+    )
+    .unwrap();
     Config {
         server: ServerConfig::for_tests(),
         database_url: SecretString::from(db.url.clone()),

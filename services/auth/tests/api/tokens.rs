@@ -289,6 +289,18 @@ async fn client_credentials_give_short_lived_service_tokens() {
         .unwrap();
     assert_eq!(r.status(), 200);
 
+    // RFC 6749 §2.3.1: Basic credentials are form-encoded first.
+    let r = app
+        .http
+        .post(app.url("/auth/token"))
+        .basic_auth("odd.client", Some("p%2Bss%25word%3A%2F0123456789"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(claims_of(access(&json(r).await))["sub"], ODD_CLIENT_ID);
+
     // A service token is not a user.
     problem(app.me(access(&t)).await, 403).await;
 
