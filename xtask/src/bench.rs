@@ -136,6 +136,13 @@ fn auth(args: &[String]) -> Result<()> {
         peak_kib as f64 / 1024.0,
         after_kib as f64 / 1024.0
     );
+    // The password workers give their buffers back after 5 s without work.
+    std::thread::sleep(Duration::from_secs(8));
+    let settled_kib = memory_kib(auth.pid(), "VmRSS")?;
+    println!(
+        "{{\"bench\":\"auth_memory_after_load\",\"rss_mib\":{:.1}}}",
+        settled_kib as f64 / 1024.0
+    );
     auth.stop(Duration::from_secs(10))?;
     drop(stack);
 

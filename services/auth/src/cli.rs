@@ -70,27 +70,29 @@ fn keygen(args: &[String]) -> anyhow::Result<()> {
 
 /// Seeds the admin from `ADMIN_EMAIL`/`ADMIN_PASSWORD` (validated by `Config`), retrying while
 /// the database is not reachable yet. Idempotent: an existing user is made an active admin, its
-/// password kept.
+/// password kept. The password is hashed only when the admin has to be created, so a restarted
+/// service does no argon2 work (and holds none of its memory) until someone logs in.
 pub async fn seed_admin_until_done(state: AppState, email: String, password: SecretString) {
-    let hash = match state.hasher.hash(password.expose_secret()).await {
-        Ok(h) => h,
-        Err(e) => {
-            tracing::error!(error = %e, "cannot hash ADMIN_PASSWORD");
-            return;
-        }
-    };
     let mut delay = Duration::from_millis(200);
     loop {
-        match crate::store::seed_admin(&state.db, &email, &hash).await {
+        match seed_admin(&state, &email, &password).await {
             Ok(created) => {
                 tracing::info!(%email, created, "admin seeded");
                 return;
             }
             Err(e) => {
-                tracing::warn!(error = %e, retry_in_ms = delay.as_millis() as u64, "cannot seed the admin yet");
+                tracing::warn!(error = %format!("{e:#}"), retry_in_ms = delay.as_millis() as u64, "cannot seed the admin yet");
                 tokio::time::sleep(delay).await;
                 delay = (delay * 2).min(Duration::from_secs(10));
             }
         }
     }
+}
+
+async fn seed_admin(state: &AppState, email: &str, password: &SecretString) -> anyhow::Result<bool> {
+    let hash = match crate::store::user_by_email(&state.db, email).await? {
+        Some(_) => None,
+        None => Some(state.hasher.hash(password.expose_secret()).await?),
+    };
+    Ok(crate::store::seed_admin(&state.db, email, hash.as_deref()).await?)
 }

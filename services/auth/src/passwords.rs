@@ -1,16 +1,19 @@
 //! Password hashing: argon2id with OWASP's parameters (19 MiB, 2 passes, 1 lane).
 //!
 //! Hashing runs on a fixed pool of one worker thread per core, each reusing its own 19 MiB
-//! block buffer. Two reasons: a login flood queues instead of starting a thread (and 19 MiB)
-//! per request, and memory stays at `cores × 19 MiB`; with `spawn_blocking`, each of the many
-//! blocking threads kept its freed buffer in its own malloc arena (measured: 470 MiB resident
-//! after 400 logins at concurrency 8).
+//! block buffer while busy and dropping it after [`IDLE_RELEASE`] without work. Two reasons: a
+//! login flood queues instead of starting a thread (and 19 MiB) per request, so memory stays
+//! at `cores × 19 MiB` under load (with `spawn_blocking`, each of the many blocking threads
+//! kept its freed buffer in its own malloc arena: 470 MiB resident after 400 logins at
+//! concurrency 8); and an idle service gives the memory back.
 
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
 pub const MEMORY_KIB: u32 = 19 * 1024;
@@ -18,6 +21,8 @@ pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const ITERATIONS: u32 = 2;
 /// Lanes.
 pub const PARALLELISM: u32 = 1;
+/// How long a worker keeps its buffer without work.
+pub const IDLE_RELEASE: Duration = Duration::from_secs(5);
 /// Hash length in bytes.
 const OUTPUT_LEN: usize = 32;
 
@@ -38,8 +43,9 @@ enum Job {
 pub struct Hasher {
     jobs: mpsc::Sender<Job>,
     /// A hash of a random password, verified against when the user does not exist, so a
-    /// login for an unknown email takes as long as one for a known email.
-    dummy: Arc<String>,
+    /// login for an unknown email takes as long as one for a known email. Made on first use,
+    /// so an idle service has done no hashing at all.
+    dummy: Arc<tokio::sync::OnceCell<String>>,
 }
 
 fn params() -> anyhow::Result<Params> {
@@ -106,7 +112,7 @@ impl Hasher {
     /// Starts one worker thread per available core.
     pub fn new() -> anyhow::Result<Self> {
         let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
-        let (tx, rx) = mpsc::channel::<Job>(1024);
+        let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..cores {
             let rx = rx.clone();
@@ -115,22 +121,21 @@ impl Hasher {
                 loop {
                     // Only the waiting worker holds the lock; it drops it before hashing.
                     let job = match rx.lock() {
-                        Ok(mut rx) => rx.blocking_recv(),
-                        Err(_) => None,
+                        Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
+                        Err(_) => Err(RecvTimeoutError::Disconnected),
                     };
                     match job {
-                        Some(Job::Hash { password, reply }) => drop(reply.send(worker.hash(&password))),
-                        Some(Job::Verify { password, phc, reply }) => drop(reply.send(worker.verify(&password, &phc))),
-                        None => return, // every Hasher is gone
+                        Ok(Job::Hash { password, reply }) => drop(reply.send(worker.hash(&password))),
+                        Ok(Job::Verify { password, phc, reply }) => drop(reply.send(worker.verify(&password, &phc))),
+                        Err(RecvTimeoutError::Timeout) => worker.blocks = Vec::new(),
+                        Err(RecvTimeoutError::Disconnected) => return, // every Hasher is gone
                     }
                 }
             })?;
         }
-        let random: [u8; 16] = rand::random();
-        let dummy = Worker { blocks: Vec::new() }.hash(&format!("{random:x?}"))?;
         Ok(Self {
             jobs: tx,
-            dummy: Arc::new(dummy),
+            dummy: Arc::new(tokio::sync::OnceCell::new()),
         })
     }
 
@@ -142,22 +147,26 @@ impl Hasher {
                 password: password.to_owned(),
                 reply,
             })
-            .await
             .map_err(|_| anyhow::anyhow!("password workers stopped"))?;
         answer.await?
     }
 
     /// Whether `password` matches `hash` (`None`: compare against the dummy, always false).
     pub async fn verify(&self, password: &str, hash: Option<&str>) -> anyhow::Result<bool> {
+        let phc = match hash {
+            Some(h) => h.to_owned(),
+            None => {
+                let random = format!("{:x?}", rand::random::<[u8; 16]>());
+                self.dummy.get_or_try_init(|| self.hash(&random)).await?.clone()
+            }
+        };
         let (reply, answer) = oneshot::channel();
-        let phc = hash.unwrap_or(&self.dummy).to_owned();
         self.jobs
             .send(Job::Verify {
                 password: password.to_owned(),
                 phc,
                 reply,
             })
-            .await
             .map_err(|_| anyhow::anyhow!("password workers stopped"))?;
         Ok(answer.await?? && hash.is_some())
     }

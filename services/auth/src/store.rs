@@ -205,9 +205,16 @@ pub async fn admin_update(db: &PgPool, id: Uuid, change: &AdminChange) -> Result
     .await
 }
 
-/// Makes `email` an active admin, creating it with `password_hash` when absent. Returns
-/// whether the user was created.
-pub async fn seed_admin(db: &PgPool, email: &str, password_hash: &str) -> Result<bool, sqlx::Error> {
+/// Makes `email` an active admin, creating it with `password_hash` when absent (without a hash,
+/// only an existing user is promoted). Returns whether the user was created.
+pub async fn seed_admin(db: &PgPool, email: &str, password_hash: Option<&str>) -> Result<bool, sqlx::Error> {
+    let Some(password_hash) = password_hash else {
+        sqlx::query("UPDATE users SET role = 'admin', is_active = true, updated_at = now() WHERE email = $1")
+            .bind(email)
+            .execute(db)
+            .await?;
+        return Ok(false);
+    };
     let created: Option<bool> = sqlx::query_scalar(
         "INSERT INTO users (id, email, password_hash, role) VALUES ($1, $2, $3, 'admin')
          ON CONFLICT (email) DO UPDATE SET role = 'admin', is_active = true, updated_at = now()

@@ -21,7 +21,7 @@ async fn admin_seed_is_idempotent() {
     shop_auth::store::seed_admin(
         &app.db.pool,
         ADMIN_EMAIL,
-        "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA",
+        Some("$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHQ$aGFzaA"),
     )
     .await
     .unwrap();
