@@ -1,6 +1,11 @@
 //! `cargo xtask bench <what>`: benchmarks that print their numbers (they are not tests: shared
 //! machines make timed assertions flaky, so a human or a dashboard reads these).
 //!
+//! `catalog`: builds `shop-catalog` in release, loads the demo catalog plus generated products,
+//! and drives `GET /products?category=…` (a page of 20) and `GET /products/{id}` at
+//! concurrency 64 next to pgbench running the same SQL at the same concurrency; prints
+//! requests/s, p50, p99, the service/pgbench ratio, and resident memory idle and under load.
+//!
 //! `auth`: builds `shop-auth` and `shop-bench` in release, starts a fresh private stack and
 //! shop-auth on it, and prints shop-auth's idle resident memory, login latency (argon2-bound)
 //! at a given concurrency with the memory under that load, and access-token verifications per
@@ -22,7 +27,10 @@ const PROFILE: &str = "release";
 pub(crate) fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("auth") => auth(&args[1..]),
-        _ => bail!("usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]"),
+        Some("catalog") => catalog(&args[1..]),
+        _ => bail!(
+            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]"
+        ),
     }
 }
 
@@ -108,7 +116,9 @@ fn auth(args: &[String]) -> Result<()> {
     services::run_prefixed("migrate", services::command(&auth_binary, &env).arg("migrate"))?;
     let mut auth = services::spawn_prefixed("auth", services::command(&auth_binary, &env).arg("serve"))?;
     auth.wait_healthy(instance.ports.admin, Duration::from_secs(30))?;
-    std::thread::sleep(Duration::from_secs(2)); // let start-up work (admin seed) settle
+    // Start-up work (creating the admin hashes its password) is over, and the password workers
+    // have released their buffers (after 5 s idle).
+    std::thread::sleep(Duration::from_secs(7));
     let idle_kib = memory_kib(auth.pid(), "VmRSS")?;
     println!(
         "{{\"bench\":\"auth_idle_memory\",\"rss_kib\":{idle_kib},\"rss_mib\":{:.1}}}",
@@ -147,5 +157,199 @@ fn auth(args: &[String]) -> Result<()> {
     drop(stack);
 
     run_bench(&["verify", "--seconds", &seconds.to_string()])?;
+    Ok(())
+}
+
+/// The columns `shop-catalog` selects for a product (kept equal to its `store::products`), so
+/// pgbench runs the same SQL as the service.
+const PRODUCT_COLUMNS: &str = "p.id, p.sku, p.name, p.description, p.price, p.stock, p.is_active, p.attributes, \
+    p.template_id, p.images, p.version, p.created_at, p.updated_at, ARRAY(SELECT c.slug FROM product_categories pc \
+    JOIN categories c ON c.id = pc.category_id WHERE pc.product_id = p.id ORDER BY c.slug) AS categories";
+
+/// Runs pgbench with `script` and returns its JSON result line.
+fn pgbench(
+    tools: &tools::Tools,
+    stack: &Stack,
+    name: &str,
+    script: &str,
+    concurrency: usize,
+    seconds: u64,
+) -> Result<f64> {
+    let file = stack.dir().join(format!("{name}.sql"));
+    fs::write(&file, script)?;
+    let pgbench = tools.initdb.with_file_name("pgbench");
+    let mut cmd = std::process::Command::new(pgbench);
+    cmd.args(["-n", "-h", "127.0.0.1", "-U", "postgres", "-p"])
+        .arg(stack.pg_port().to_string())
+        .args([
+            "-c",
+            &concurrency.to_string(),
+            "-j",
+            "2",
+            "-T",
+            &seconds.to_string(),
+            "-f",
+        ])
+        .arg(&file)
+        .arg("catalog");
+    let out = proc::output_ok(&mut cmd)?;
+    let field = |prefix: &str| -> Option<f64> {
+        out.lines()
+            .find_map(|l| l.trim().strip_prefix(prefix)?.split_whitespace().next()?.parse().ok())
+    };
+    let tps = field("tps = ").context("pgbench printed no tps")?;
+    let latency = field("latency average = ").unwrap_or(0.0);
+    println!(
+        "{{\"bench\":\"{name}\",\"concurrency\":{concurrency},\"per_second\":{tps:.1},\"latency_avg_ms\":{latency}}}"
+    );
+    Ok(tps)
+}
+
+/// Runs `shop-bench get` over `urls` and returns its requests per second.
+fn http_load(stack: &Stack, name: &str, urls: &[String], concurrency: usize, seconds: u64) -> Result<f64> {
+    let file = stack.dir().join(format!("{name}.urls"));
+    fs::write(&file, urls.join("\n"))?;
+    let mut cmd = std::process::Command::new(bench_binary("shop-bench"));
+    cmd.args(["get", "--name", name, "--urls-file"]).arg(&file).args([
+        "--concurrency",
+        &concurrency.to_string(),
+        "--seconds",
+        &seconds.to_string(),
+    ]);
+    let out = proc::output_ok(&mut cmd)?;
+    let line = out.lines().last().unwrap_or_default().to_owned();
+    println!("{line}");
+    line.split("\"per_second\":")
+        .nth(1)
+        .and_then(|r| r.split([',', '}']).next()?.parse().ok())
+        .context("shop-bench printed no per_second")
+}
+
+fn catalog(args: &[String]) -> Result<()> {
+    let concurrency: usize = flag(args, "--concurrency", 64)?;
+    let seconds: u64 = flag(args, "--seconds", 10)?;
+    let extra: usize = flag(args, "--products", 5000)?;
+    let tools = tools::ensure_tools(false)?;
+    eprintln!("xtask: building shop-catalog, shop-auth (for keys) and shop-bench (release)");
+    proc::run_ok(proc::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "shop-catalog",
+        "-p",
+        "shop-auth",
+        "-p",
+        "shop-bench",
+    ]))?;
+
+    let stack = Stack::start(&tools, &StackOptions::new("bench-catalog", true))?;
+    stack.create_database("catalog")?;
+    let secrets = services::ensure_secrets(stack.dir(), &bench_binary("shop-auth"))?;
+    let binary = bench_binary("shop-catalog");
+    let ports = proc::free_ports(2)?;
+    let instance = Instance {
+        service: services::service("catalog")?,
+        ports: Ports {
+            api: ports[0],
+            admin: ports[1],
+        },
+    };
+    let instances = [instance];
+    let shop = ShopEnv {
+        instances: &instances,
+        stack: &stack,
+        secrets: &secrets,
+        admin_email: "unused@example.com",
+        admin_password: "unused-password",
+        log_format: "json",
+    };
+    let mut env = services::service_env(&instance, &shop);
+    env.retain(|(k, _)| k != "RUST_LOG");
+    env.push(("RUST_LOG".into(), "warn".into()));
+    services::run_prefixed("migrate", services::command(&binary, &env).arg("migrate"))?;
+    services::run_prefixed("seed", services::command(&binary, &env).arg("seed"))?;
+    // More rows than the demo, spread over its categories, so plans are realistic.
+    stack.psql(
+        "catalog",
+        &format!(
+            "INSERT INTO products (id, sku, name, description, price, stock)
+             SELECT gen_random_uuid(), 'GEN-' || g, 'Generated product ' || g, 'A generated description of item ' || g,
+                    (g % 1000) + 0.99, g % 50 FROM generate_series(1, {extra}) g;
+             INSERT INTO product_categories (product_id, category_id)
+             SELECT p.id, c.id FROM products p
+             JOIN LATERAL (SELECT id FROM categories ORDER BY slug OFFSET (abs(hashtext(p.sku)) % 6) LIMIT 1) c ON true
+             WHERE p.sku LIKE 'GEN-%';
+             ANALYZE;"
+        ),
+    )?;
+    let category = "clothing";
+    let category_id = stack
+        .psql(
+            "catalog",
+            &format!("SELECT id FROM categories WHERE slug = '{category}'"),
+        )?
+        .trim()
+        .to_owned();
+    let ids: Vec<String> = stack
+        .psql(
+            "catalog",
+            "SELECT id FROM products WHERE is_active ORDER BY id LIMIT 1000",
+        )?
+        .lines()
+        .map(str::to_owned)
+        .collect();
+
+    let mut service = services::spawn_prefixed("catalog", &mut services::command(&binary, &env))?;
+    service.wait_healthy(instance.ports.admin, Duration::from_secs(30))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = memory_kib(service.pid(), "VmRSS")?;
+    println!(
+        "{{\"bench\":\"catalog_idle_memory\",\"rss_mib\":{:.1}}}",
+        idle as f64 / 1024.0
+    );
+
+    let base = instance.url();
+    let list_rps = http_load(
+        &stack,
+        "catalog_list",
+        &[format!("{base}/products?category={category}&per_page=20")],
+        concurrency,
+        seconds,
+    )?;
+    let get_urls: Vec<String> = ids.iter().map(|id| format!("{base}/products/{id}")).collect();
+    let get_rps = http_load(&stack, "catalog_get", &get_urls, concurrency, seconds)?;
+    let peak = memory_kib(service.pid(), "VmHWM")?;
+    println!(
+        "{{\"bench\":\"catalog_memory_under_load\",\"peak_rss_mib\":{:.1}}}",
+        peak as f64 / 1024.0
+    );
+    service.stop(Duration::from_secs(10))?;
+
+    // The same SQL the service runs per request: resolve the slug, the page, the count.
+    let filter = format!(
+        "WHERE TRUE AND p.is_active AND EXISTS (SELECT 1 FROM product_categories pc WHERE pc.product_id = p.id \
+         AND pc.category_id = ANY(ARRAY['{category_id}']::uuid[]))"
+    );
+    let list_sql = format!(
+        "SELECT id, slug FROM categories WHERE slug = ANY(ARRAY['{category}']);\n\
+         SELECT {PRODUCT_COLUMNS} FROM products p {filter} ORDER BY p.created_at DESC, p.id LIMIT 20 OFFSET 0;\n\
+         SELECT count(*) FROM products p {filter};\n"
+    );
+    stack.psql(
+        "catalog",
+        "CREATE TABLE bench_ids AS SELECT row_number() OVER (ORDER BY id) AS n, id FROM products WHERE is_active ORDER BY id LIMIT 1000;
+         CREATE UNIQUE INDEX ON bench_ids (n);",
+    )?;
+    let get_sql = format!(
+        "\\set n random(1, {})\nSELECT {PRODUCT_COLUMNS} FROM products p WHERE p.id = (SELECT id FROM bench_ids WHERE n = :n) AND (false OR p.is_active);\n",
+        ids.len()
+    );
+    let list_pg = pgbench(&tools, &stack, "pgbench_list", &list_sql, concurrency, seconds)?;
+    let get_pg = pgbench(&tools, &stack, "pgbench_get", &get_sql, concurrency, seconds)?;
+    println!(
+        "{{\"bench\":\"catalog_vs_pgbench\",\"list_ratio\":{:.2},\"get_ratio\":{:.2},\"aim_list_ratio\":0.5}}",
+        list_rps / list_pg,
+        get_rps / get_pg
+    );
     Ok(())
 }

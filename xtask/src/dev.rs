@@ -30,7 +30,7 @@ const ADMIN_PASSWORD: &str = "admin123";
 
 /// Services whose binary has a `seed` subcommand (idempotent demo data), run after `migrate`
 /// unless `SHOP_DEV_SKIP_SEED` is set. A service adds its name here once it has one.
-const SEEDS: &[&str] = &[];
+const SEEDS: &[&str] = &["catalog"];
 
 /// How long a service gets to answer `/health`, and to drain after SIGTERM.
 const START_TIMEOUT: Duration = Duration::from_secs(30);

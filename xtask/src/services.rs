@@ -374,6 +374,10 @@ pub(crate) fn service_env(instance: &Instance, shop: &ShopEnv<'_>) -> Vec<(Strin
     if service.redis {
         set("REDIS_URL", shop.stack.redis_url());
     }
+    if service.name == "catalog" {
+        // Where the demo images the catalog draws are reachable (seeded image URLs).
+        set("PUBLIC_URL", format!("http://localhost:{}", instance.ports.api));
+    }
     if service.name == "auth" {
         set(
             "JWT_SIGNING_KEYS_DIR",

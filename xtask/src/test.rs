@@ -12,6 +12,10 @@ use crate::proc;
 use crate::stack::{Stack, StackOptions};
 use crate::tools::{self, Tools};
 
+// The operator's rendered manifests, validated offline (its own file to keep this one short).
+#[path = "manifests.rs"]
+mod manifests;
+
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -75,6 +79,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             cargo_step(proc::cargo().args(["clippy", "--workspace", "--all-targets", "--", "-D", "warnings"]))
         });
     }
+    timed(&mut steps, "manifests", manifests::check);
     match tools {
         Some(tools) if !proc::interrupted() => {
             // The stack lives exactly as long as this block: stopped on every way out of it.

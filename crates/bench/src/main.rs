@@ -5,6 +5,8 @@
 //!   same `TokenVerifier::verify` every service runs on every request.
 //! - `login --url URL --email E --password P [--concurrency C] [--requests N]`: registers the
 //!   user if needed, then N logins from C concurrent clients; latency percentiles.
+//! - `get --name NAME --urls-file FILE [--concurrency C] [--seconds S]`: GETs the URLs of the
+//!   file round-robin from C concurrent clients for S seconds; requests/s and percentiles.
 #![allow(clippy::print_stdout)] // A benchmark prints its numbers.
 
 use std::sync::Arc;
@@ -48,8 +50,28 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             rt.block_on(login(&url, &email, &password, concurrency, requests))
         }
+        Some("get") => {
+            let name = flag("--name").unwrap_or_else(|| "get".to_owned());
+            let file = flag("--urls-file").context("--urls-file is required")?;
+            let urls: Vec<String> = std::fs::read_to_string(&file)?
+                .lines()
+                .filter(|l| !l.is_empty())
+                .map(str::to_owned)
+                .collect();
+            anyhow::ensure!(!urls.is_empty(), "{file} lists no URL");
+            let concurrency: usize = flag("--concurrency")
+                .map_or(Ok(64), |s| s.parse())
+                .context("--concurrency")?;
+            let seconds: u64 = flag("--seconds").map_or(Ok(10), |s| s.parse()).context("--seconds")?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(get(&name, urls, concurrency, Duration::from_secs(seconds)))
+        }
         _ => bail!(
-            "usage: shop-bench verify [--seconds N] | login --url URL --email E --password P [--concurrency C] [--requests N]"
+            "usage: shop-bench verify [--seconds N] | login --url URL --email E --password P [--concurrency C] \
+             [--requests N] | get --name NAME --urls-file FILE [--concurrency C] [--seconds S]"
         ),
     }
 }
@@ -158,17 +180,67 @@ async fn login(url: &str, email: &str, password: &str, concurrency: usize, reque
     }
     let secs = start.elapsed().as_secs_f64();
     all.sort();
-    let pct = |p: f64| -> f64 {
-        if all.is_empty() {
-            return 0.0;
-        }
-        let i = ((all.len() as f64 * p).ceil() as usize).clamp(1, all.len()) - 1;
-        round(all[i].as_secs_f64() * 1000.0)
-    };
+    let pct = |p: f64| percentile(&all, p);
     println!(
         "{}",
         json!({"bench": "login", "concurrency": concurrency, "ok": all.len(), "errors": errors, "seconds": round(secs),
                "per_second": round(all.len() as f64 / secs), "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0)})
+    );
+    Ok(())
+}
+
+/// Latency percentiles of sorted samples, in milliseconds.
+fn percentile(sorted: &[Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    round(sorted[i].as_secs_f64() * 1000.0)
+}
+
+async fn get(name: &str, urls: Vec<String>, concurrency: usize, duration: Duration) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
+    let urls = Arc::new(urls);
+    // Warm-up: every URL once, and it must answer 200.
+    for u in urls.iter() {
+        let r = http.get(u).send().await?;
+        anyhow::ensure!(r.status().is_success(), "{u}: {}", r.status());
+    }
+    let start = Instant::now();
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut workers = Vec::new();
+    for _ in 0..concurrency {
+        let (http, urls, next) = (http.clone(), urls.clone(), next.clone());
+        workers.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let mut errors = 0usize;
+            while start.elapsed() < duration {
+                let url = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
+                let t = Instant::now();
+                match http.get(url).send().await {
+                    Ok(r) if r.status().is_success() => {
+                        let _ = r.bytes().await;
+                        latencies.push(t.elapsed());
+                    }
+                    _ => errors += 1,
+                }
+            }
+            (latencies, errors)
+        }));
+    }
+    let mut all = Vec::new();
+    let mut errors = 0;
+    for w in workers {
+        let (l, e) = w.await?;
+        all.extend(l);
+        errors += e;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    println!(
+        "{}",
+        json!({"bench": name, "concurrency": concurrency, "ok": all.len(), "errors": errors, "seconds": round(secs),
+               "per_second": round(all.len() as f64 / secs), "p50_ms": percentile(&all, 0.5), "p99_ms": percentile(&all, 0.99)})
     );
     Ok(())
 }

@@ -491,6 +491,24 @@ where
     }
 }
 
+/// `Option<AuthUser>`: `None` without an `Authorization` header (or for a service token); a
+/// header that does not verify is still a 401, never silently anonymous.
+impl<S> axum::extract::OptionalFromRequestParts<S> for AuthUser
+where
+    S: Send + Sync,
+    Arc<TokenVerifier>: FromRef<S>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Ok(None);
+        }
+        let Caller(claims) = Caller::from_request_parts(parts, state).await?;
+        Ok(AuthUser::try_from(&claims).ok())
+    }
+}
+
 /// An admin. Anyone else is refused (403).
 #[derive(Debug, Clone)]
 pub struct AdminUser(pub AuthUser);

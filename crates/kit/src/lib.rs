@@ -17,9 +17,11 @@
 //!   `AuthUser` / `AdminUser` / `ServiceCaller` extractors.
 //! - [`keys`]: signing-key files (Ed25519 or RSA PEM), key generation.
 //! - [`db`]: the Postgres pool, the `migrate` helper and constraint-name lookups.
+//! - [`cli`]: the shared command line (`serve`, `migrate`, and each service's own commands).
 //! - [`client`]: the outgoing HTTP client that forwards `traceparent` and `x-request-id`.
 
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod config;
 pub mod db;

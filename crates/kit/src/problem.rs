@@ -38,8 +38,12 @@ impl FieldError {
 }
 
 /// An RFC 9457 problem document, with the status, headers and (for 5xx) the logged cause.
+/// Boxed, so `Result<T, Problem>` stays one pointer wide on the error side.
+pub struct Problem(Box<ProblemBody>);
+
+/// The members of a [`Problem`].
 #[derive(Serialize)]
-pub struct Problem {
+pub struct ProblemBody {
     #[serde(rename = "type")]
     kind: Cow<'static, str>,
     title: Cow<'static, str>,
@@ -52,6 +56,25 @@ pub struct Problem {
     headers: Vec<(HeaderName, HeaderValue)>,
     #[serde(skip)]
     cause: Option<anyhow::Error>,
+}
+
+impl std::ops::Deref for Problem {
+    type Target = ProblemBody;
+    fn deref(&self) -> &ProblemBody {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Problem {
+    fn deref_mut(&mut self) -> &mut ProblemBody {
+        &mut self.0
+    }
+}
+
+impl Serialize for Problem {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
 }
 
 impl fmt::Debug for Problem {
@@ -80,7 +103,7 @@ impl std::error::Error for Problem {}
 impl Problem {
     /// A problem of the given status, type slug and title.
     pub fn new(status: StatusCode, slug: &str, title: impl Into<Cow<'static, str>>) -> Self {
-        Self {
+        Self(Box::new(ProblemBody {
             kind: Cow::Owned(format!("{TYPE_BASE}/{slug}")),
             title: title.into(),
             status: status.as_u16(),
@@ -88,7 +111,7 @@ impl Problem {
             extensions: Map::new(),
             headers: Vec::new(),
             cause: None,
-        }
+        }))
     }
 
     /// Adds a human-readable explanation of this occurrence.
@@ -215,17 +238,18 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let status = self.status();
+        let body = *self.0;
         if status.is_server_error() {
-            match &self.cause {
-                Some(cause) => tracing::error!(status = self.status, error = ?cause, "request failed"),
-                None => tracing::warn!(status = self.status, detail = ?self.detail, "request failed"),
+            match &body.cause {
+                Some(cause) => tracing::error!(status = body.status, error = ?cause, "request failed"),
+                None => tracing::warn!(status = body.status, detail = ?body.detail, "request failed"),
             }
         }
-        let body = serde_json::to_vec(&self).unwrap_or_else(|_| b"{}".to_vec());
-        let mut response = (status, body).into_response();
+        let json = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+        let mut response = (status, json).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
-        for (name, value) in self.headers {
+        for (name, value) in body.headers {
             headers.insert(name, value);
         }
         response

@@ -15,30 +15,15 @@ const USAGE: &str = "usage: shop-auth [serve | migrate | keygen --out DIR]
 
 /// Runs the command named by the arguments.
 pub fn main() -> ExitCode {
-    shop_kit::install_crypto_provider();
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        None | Some("serve") => runtime().and_then(|rt| rt.block_on(serve())),
-        Some("migrate") => runtime().and_then(|rt| rt.block_on(migrate())),
-        Some("keygen") => keygen(&args[1..]),
-        Some("-h" | "--help" | "help") => {
-            eprintln!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        Some(other) => Err(anyhow::anyhow!("unknown command `{other}`\n{USAGE}")),
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            tracing::error!(error = %format!("{e:#}"), "shop-auth failed");
-            eprintln!("shop-auth: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    shop_kit::cli::run("shop-auth", USAGE, |command, args| match command {
+        "serve" => Some(shop_kit::cli::block_on(serve())),
+        "migrate" => Some(shop_kit::cli::block_on(shop_kit::cli::migrate(
+            "auth",
+            &crate::MIGRATOR,
+        ))),
+        "keygen" => Some(keygen(args)),
+        _ => None,
+    })
 }
 
 async fn serve() -> anyhow::Result<()> {
@@ -46,13 +31,6 @@ async fn serve() -> anyhow::Result<()> {
     let config = Config::from_env()?;
     let server = crate::build(config).await?;
     server.run(shop_kit::server::shutdown_signal()).await
-}
-
-async fn migrate() -> anyhow::Result<()> {
-    shop_kit::telemetry::init("auth")?;
-    let url = shop_kit::config::secret("DATABASE_URL")?;
-    let pool = shop_kit::db::pool("DATABASE_URL", &url, 1)?;
-    shop_kit::db::migrate(&pool, &crate::MIGRATOR).await
 }
 
 fn keygen(args: &[String]) -> anyhow::Result<()> {

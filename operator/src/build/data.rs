@@ -1,0 +1,186 @@
+//! Postgres and Redis: StatefulSets with their headless and client Services.
+
+use serde_json::{Value, json};
+
+use super::{Ctx, Kind, Object, Stage, container_security, env, pod_security, resources, secret_env};
+use crate::Result;
+
+/// The uid of the `postgres` and `redis` users in the official images.
+const DATA_UID: i64 = 999;
+pub const POSTGRES_IMAGE: &str = "postgres:17";
+pub const REDIS_IMAGE: &str = "redis:7.4";
+pub const POSTGRES_PORT: i32 = 5432;
+pub const REDIS_PORT: i32 = 6379;
+
+fn services(ctx: &Ctx, app: &str, component: &str, port: i32) -> Vec<Object> {
+    let name = ctx.child(app);
+    let headless = ctx.child(&format!("{app}-headless"));
+    let ports = json!([{"name": app, "port": port, "targetPort": app, "protocol": "TCP"}]);
+    vec![
+        ctx.object(
+            Stage::Data,
+            Kind::Service,
+            headless,
+            app,
+            component,
+            json!({"spec": {
+                "clusterIP": "None",
+                "publishNotReadyAddresses": true,
+                "selector": ctx.selector(app),
+                "ports": ports,
+            }}),
+        ),
+        ctx.object(
+            Stage::Data,
+            Kind::Service,
+            name,
+            app,
+            component,
+            json!({"spec": {"type": "ClusterIP", "selector": ctx.selector(app), "ports": ports}}),
+        ),
+    ]
+}
+
+fn claim(storage: &str, class: Option<&String>) -> Value {
+    let mut spec = json!({
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": storage}},
+    });
+    if let Some(class) = class {
+        spec["storageClassName"] = json!(class);
+    }
+    json!({"metadata": {"name": "data"}, "spec": spec})
+}
+
+#[allow(clippy::too_many_arguments)]
+fn statefulset(
+    ctx: &Ctx,
+    app: &str,
+    component: &str,
+    container: Value,
+    volumes: Value,
+    claims: Option<Value>,
+) -> Object {
+    let mut spec = json!({
+        "serviceName": ctx.child(&format!("{app}-headless")),
+        "replicas": 1,
+        "podManagementPolicy": "OrderedReady",
+        "updateStrategy": {"type": "RollingUpdate"},
+        "selector": {"matchLabels": ctx.selector(app)},
+        "template": {
+            "metadata": {"labels": ctx.labels(app, component)},
+            "spec": {
+                "automountServiceAccountToken": false,
+                "enableServiceLinks": false,
+                "terminationGracePeriodSeconds": 30,
+                "securityContext": pod_security(DATA_UID),
+                "containers": [container],
+                "volumes": volumes,
+            },
+        },
+    });
+    if let Some(claims) = claims {
+        spec["volumeClaimTemplates"] = json!([claims]);
+    }
+    ctx.object(
+        Stage::Data,
+        Kind::StatefulSet,
+        ctx.child(app),
+        app,
+        component,
+        json!({"spec": spec}),
+    )
+}
+
+/// The managed Postgres (nothing when it is external).
+pub fn postgres(ctx: &Ctx) -> Result<Vec<Object>> {
+    let spec = &ctx.shop.spec.postgres;
+    if spec.external.is_some() {
+        return Ok(Vec::new());
+    }
+    let container = json!({
+        "name": "postgres",
+        "image": spec.image.as_deref().unwrap_or(POSTGRES_IMAGE),
+        "imagePullPolicy": "IfNotPresent",
+        "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
+        "env": [
+            secret_env("POSTGRES_PASSWORD", &ctx.child("postgres"), "password"),
+            env("PGDATA", "/var/lib/postgresql/data/pgdata"),
+        ],
+        "resources": resources(spec.resources.as_ref(), "100m", "256Mi", "512Mi")?,
+        "securityContext": container_security(),
+        "readinessProbe": {
+            "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
+            "periodSeconds": 5, "failureThreshold": 3,
+        },
+        "livenessProbe": {
+            "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
+            "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 6,
+        },
+        "volumeMounts": [
+            {"name": "data", "mountPath": "/var/lib/postgresql/data"},
+            {"name": "run", "mountPath": "/var/run/postgresql"},
+            {"name": "tmp", "mountPath": "/tmp"},
+        ],
+    });
+    let volumes = json!([{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]);
+    let claims = claim(
+        spec.storage.as_deref().unwrap_or("1Gi"),
+        spec.storage_class_name.as_ref(),
+    );
+    let mut objects = services(ctx, "postgres", "database", POSTGRES_PORT);
+    objects.push(statefulset(
+        ctx,
+        "postgres",
+        "database",
+        container,
+        volumes,
+        Some(claims),
+    ));
+    Ok(objects)
+}
+
+/// The managed Redis (nothing when it is external).
+pub fn redis(ctx: &Ctx) -> Result<Vec<Object>> {
+    let spec = &ctx.shop.spec.redis;
+    if spec.external.is_some() {
+        return Ok(Vec::new());
+    }
+    let persistent = spec.persistence.unwrap_or(false);
+    let container = json!({
+        "name": "redis",
+        "image": spec.image.as_deref().unwrap_or(REDIS_IMAGE),
+        "imagePullPolicy": "IfNotPresent",
+        // Through a shell so that the password stays out of the object and so that `yes`/`no`
+        // never appear as bare YAML scalars (YAML 1.1 readers such as kubectl's take them as
+        // booleans).
+        "command": ["/bin/sh", "-c", format!(
+            "exec redis-server --requirepass \"$REDIS_PASSWORD\" --appendonly {} --save '' --dir /data",
+            if persistent { "yes" } else { "no" }
+        )],
+        "ports": [{"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}],
+        "env": [secret_env("REDIS_PASSWORD", &ctx.child("redis"), "password")],
+        "resources": resources(spec.resources.as_ref(), "50m", "64Mi", "256Mi")?,
+        "securityContext": container_security(),
+        "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 5},
+        "livenessProbe": {"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 10},
+        "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}],
+    });
+    let (volumes, claims) = if persistent {
+        (
+            json!([{"name": "tmp", "emptyDir": {}}]),
+            Some(claim(
+                spec.storage.as_deref().unwrap_or("1Gi"),
+                spec.storage_class_name.as_ref(),
+            )),
+        )
+    } else {
+        (
+            json!([{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]),
+            None,
+        )
+    };
+    let mut objects = services(ctx, "redis", "cache", REDIS_PORT);
+    objects.push(statefulset(ctx, "redis", "cache", container, volumes, claims));
+    Ok(objects)
+}

@@ -1,0 +1,157 @@
+//! The database bootstrap Job and the per-service migration Jobs.
+
+use serde_json::{Value, json};
+
+use super::{
+    Ctx, IMAGE_ANNOTATION, Kind, Object, SERVICE_LABEL, SERVICE_UID, Stage, container_security, env, pod_security,
+    secret_env, short_hash,
+};
+use crate::crd::{SERVICES, ServiceName};
+
+/// `DATABASE_URL` of a service: its generated Secret, or the external Secret's key.
+pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> Value {
+    match &ctx.shop.spec.postgres.external {
+        Some(external) => secret_env("DATABASE_URL", &external.secret_ref.name, service.as_str()),
+        None => secret_env("DATABASE_URL", &ctx.db_secret(service), "url"),
+    }
+}
+
+/// `REDIS_URL`: the generated Secret, or the external Secret's `url`.
+pub(crate) fn redis_url(ctx: &Ctx) -> Value {
+    match &ctx.shop.spec.redis.external {
+        Some(external) => secret_env("REDIS_URL", &external.secret_ref.name, "url"),
+        None => secret_env("REDIS_URL", &ctx.child("redis"), "url"),
+    }
+}
+
+/// The database-owning services that are switched on.
+pub(crate) fn database_owners(ctx: &Ctx) -> Vec<ServiceName> {
+    SERVICES
+        .into_iter()
+        .filter(|s| s.owns_database() && ctx.shop.spec.enabled(*s))
+        .collect()
+}
+
+/// Creates one role and one database per service, idempotently, and (re)sets the role's
+/// password from its Secret. Variables are bound with psql's `:'var'` quoting.
+const BOOTSTRAP_SCRIPT: &str = r#"set -eu
+until pg_isready -q; do sleep 2; done
+for svc in $SERVICES; do
+  pw="$(printenv "PASSWORD_$svc")"
+  psql -v ON_ERROR_STOP=1 -v role="$svc" -v pw="$pw" <<'SQL'
+SELECT format('CREATE ROLE %I LOGIN', :'role') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'role')\gexec
+SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw')\gexec
+SELECT format('CREATE DATABASE %I OWNER %I', :'role', :'role') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'role')\gexec
+SQL
+  echo "database $svc ready"
+done
+"#;
+
+fn job_spec(ctx: &Ctx, app: &str, component: &str, uid: i64, container: Value) -> Value {
+    json!({"spec": {
+        "backoffLimit": 4,
+        "activeDeadlineSeconds": 900,
+        "template": {
+            "metadata": {"labels": ctx.labels(app, component)},
+            "spec": {
+                "restartPolicy": "Never",
+                "automountServiceAccountToken": false,
+                "enableServiceLinks": false,
+                "securityContext": pod_security(uid),
+                "containers": [container],
+                "volumes": [{"name": "tmp", "emptyDir": {}}],
+            },
+        },
+    }})
+}
+
+/// The bootstrap Job (managed Postgres only), named by a hash of what it creates so a change
+/// runs a new one.
+pub fn bootstrap(ctx: &Ctx) -> Vec<Object> {
+    let pg = &ctx.shop.spec.postgres;
+    if pg.external.is_some() {
+        return Vec::new();
+    }
+    let owners = database_owners(ctx);
+    let services: Vec<&str> = owners.iter().map(|s| s.as_str()).collect();
+    let image = pg.image.as_deref().unwrap_or(super::data::POSTGRES_IMAGE);
+    let hash = short_hash(&[image, &services.join(" "), BOOTSTRAP_SCRIPT], 8);
+    let mut envs = vec![
+        env("PGHOST", ctx.child("postgres")),
+        env("PGUSER", "postgres"),
+        env("PGDATABASE", "postgres"),
+        secret_env("PGPASSWORD", &ctx.child("postgres"), "password"),
+        env("SERVICES", services.join(" ")),
+        env("HOME", "/tmp"),
+    ];
+    for service in &owners {
+        envs.push(secret_env(
+            &format!("PASSWORD_{service}"),
+            &ctx.db_secret(*service),
+            "password",
+        ));
+    }
+    let container = json!({
+        "name": "bootstrap",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", BOOTSTRAP_SCRIPT],
+        "env": envs,
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        "securityContext": container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+    });
+    vec![ctx.object(
+        Stage::Data,
+        Kind::Job,
+        ctx.child(&format!("db-bootstrap-{hash}")),
+        "db-bootstrap",
+        "bootstrap",
+        job_spec(ctx, "db-bootstrap", "bootstrap", 999, container),
+    )]
+}
+
+/// `<shop>-migrate-<service>-<hash of image and service>`.
+pub fn migration_job_name(shop: &str, image: &str, service: ServiceName) -> String {
+    format!(
+        "{shop}-migrate-{service}-{}",
+        short_hash(&[image, service.as_str()], 10)
+    )
+}
+
+/// One migration Job per database-owning service for `image`.
+pub fn migrations(ctx: &Ctx, image: &str) -> Vec<Object> {
+    database_owners(ctx)
+        .into_iter()
+        .map(|service| {
+            let app = format!("migrate-{service}");
+            let container = json!({
+                "name": "migrate",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "command": [service.binary()],
+                "args": ["migrate"],
+                "env": [
+                    database_url(ctx, service),
+                    env("LOG_FORMAT", "json"),
+                    env("RUST_LOG", ctx.shop.spec.services.get(service).log.unwrap_or_else(|| "info".to_owned())),
+                ],
+                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+                "securityContext": container_security(),
+                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
+            });
+            let mut object = ctx.object(
+                Stage::Migrations,
+                Kind::Job,
+                migration_job_name(&ctx.name, image, service),
+                &app,
+                "migration",
+                job_spec(ctx, &app, "migration", SERVICE_UID, container),
+            );
+            let meta = &mut object.value["metadata"];
+            meta["annotations"] = json!({ IMAGE_ANNOTATION: image });
+            meta["labels"][SERVICE_LABEL] = json!(service.as_str());
+            object
+        })
+        .collect()
+}

@@ -1,0 +1,367 @@
+//! Pure builders: from a `Shop` and what was observed ([`Inputs`]) to the desired objects.
+//!
+//! Nothing here talks to the API server, so everything is unit-tested from YAML fixtures. The
+//! objects come out in reconcile order and tagged with their [`Stage`]; a stage is only built
+//! when the previous one is done (migrations after the database is bootstrapped, workloads
+//! after the migrations of their image succeeded).
+
+mod data;
+mod jobs;
+mod monitoring;
+mod network;
+mod workloads;
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use kube::{Resource, ResourceExt};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+pub use jobs::migration_job_name;
+
+use crate::crd::{ServiceName, Shop};
+use crate::{Error, Result};
+
+/// The label every object of a Shop carries (orphans are found by it).
+pub const SHOP_LABEL: &str = "shopkeeper.dev/shop";
+/// Annotation on migration Jobs: the image they migrate to.
+pub const IMAGE_ANNOTATION: &str = "shopkeeper.dev/image";
+/// Label on migration Jobs: the service they migrate.
+pub const SERVICE_LABEL: &str = "shopkeeper.dev/service";
+/// The user the service containers run as (the restricted profile needs a non-root uid).
+pub const SERVICE_UID: i64 = 10001;
+/// `SHUTDOWN_DELAY_SECS`: `/ready` fails this long before the listeners stop.
+pub const SHUTDOWN_DELAY_SECS: i64 = 5;
+/// Longer than the shutdown delay plus the services' 25 s drain timeout.
+pub const TERMINATION_GRACE_SECS: i64 = 40;
+
+/// What the builders need to know about the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Inputs {
+    /// The per-service databases and roles exist (the bootstrap Job succeeded, or Postgres is
+    /// external). Until then no migration Job is built.
+    pub database_bootstrapped: bool,
+    /// The image whose migrations all succeeded; the Deployments run it. `None` until the first
+    /// migrations succeed: then no workload is built.
+    pub migrated_image: Option<String>,
+    /// The Prometheus Operator's CRDs are installed.
+    pub prometheus_operator: bool,
+}
+
+/// Where an object belongs in the reconcile order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Stage {
+    /// Postgres, Redis, the database bootstrap Job, the default-deny policies.
+    Data,
+    /// One migration Job per database-owning service, for the target image.
+    Migrations,
+    /// Deployments, Services, HPAs, PDBs, NetworkPolicies, Ingress, monitoring.
+    Workloads,
+}
+
+/// The kinds the operator writes, in apply order within a stage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    Secret,
+    NetworkPolicy,
+    Service,
+    StatefulSet,
+    Job,
+    Deployment,
+    HorizontalPodAutoscaler,
+    PodDisruptionBudget,
+    Ingress,
+    ServiceMonitor,
+    PrometheusRule,
+}
+
+impl Kind {
+    /// Every kind the operator lists and cleans up (Secrets are never deleted by it).
+    pub const OWNED: [Kind; 10] = [
+        Kind::NetworkPolicy,
+        Kind::Service,
+        Kind::StatefulSet,
+        Kind::Job,
+        Kind::Deployment,
+        Kind::HorizontalPodAutoscaler,
+        Kind::PodDisruptionBudget,
+        Kind::Ingress,
+        Kind::ServiceMonitor,
+        Kind::PrometheusRule,
+    ];
+
+    /// `(group, version, kind, plural)`.
+    pub fn gvk(self) -> (&'static str, &'static str, &'static str, &'static str) {
+        match self {
+            Kind::Secret => ("", "v1", "Secret", "secrets"),
+            Kind::NetworkPolicy => ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
+            Kind::Service => ("", "v1", "Service", "services"),
+            Kind::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),
+            Kind::Job => ("batch", "v1", "Job", "jobs"),
+            Kind::Deployment => ("apps", "v1", "Deployment", "deployments"),
+            Kind::HorizontalPodAutoscaler => (
+                "autoscaling",
+                "v2",
+                "HorizontalPodAutoscaler",
+                "horizontalpodautoscalers",
+            ),
+            Kind::PodDisruptionBudget => ("policy", "v1", "PodDisruptionBudget", "poddisruptionbudgets"),
+            Kind::Ingress => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
+            Kind::ServiceMonitor => ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
+            Kind::PrometheusRule => ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
+        }
+    }
+
+    /// `apiVersion`.
+    pub fn api_version(self) -> String {
+        let (group, version, _, _) = self.gvk();
+        if group.is_empty() {
+            version.to_owned()
+        } else {
+            format!("{group}/{version}")
+        }
+    }
+
+    /// The kube `ApiResource` for dynamic API calls.
+    pub fn api_resource(self) -> kube::core::ApiResource {
+        let (group, version, kind, plural) = self.gvk();
+        kube::core::ApiResource {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            api_version: self.api_version(),
+            kind: kind.to_owned(),
+            plural: plural.to_owned(),
+        }
+    }
+
+    /// Whether it needs the Prometheus Operator's CRDs.
+    pub fn is_prometheus(self) -> bool {
+        matches!(self, Kind::ServiceMonitor | Kind::PrometheusRule)
+    }
+}
+
+/// One desired object.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Object {
+    pub stage: Stage,
+    pub kind: Kind,
+    pub name: String,
+    /// The full object (`apiVersion`, `kind`, `metadata`, …) as it is applied.
+    pub value: Value,
+}
+
+/// Naming, labels and ownership shared by every builder for one Shop.
+pub(crate) struct Ctx<'a> {
+    pub shop: &'a Shop,
+    pub name: String,
+    pub namespace: String,
+    owner: OwnerReference,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(shop: &'a Shop) -> Result<Self> {
+        let owner = shop
+            .controller_owner_ref(&())
+            .ok_or_else(|| Error::InvalidSpec("the Shop has no uid yet".to_owned()))?;
+        let namespace = shop
+            .namespace()
+            .ok_or_else(|| Error::InvalidSpec("the Shop has no namespace".to_owned()))?;
+        Ok(Self {
+            shop,
+            name: shop.name_any(),
+            namespace,
+            owner,
+        })
+    }
+
+    /// `<shop>-<suffix>`.
+    pub fn child(&self, suffix: &str) -> String {
+        format!("{}-{suffix}", self.name)
+    }
+
+    /// The labels selecting one component's pods.
+    pub fn selector(&self, app: &str) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/name".to_owned(), app.to_owned()),
+            ("app.kubernetes.io/instance".to_owned(), self.name.clone()),
+        ])
+    }
+
+    /// The recommended labels plus the Shop label.
+    pub fn labels(&self, app: &str, component: &str) -> BTreeMap<String, String> {
+        let mut labels = self.selector(app);
+        labels.extend([
+            ("app.kubernetes.io/component".to_owned(), component.to_owned()),
+            ("app.kubernetes.io/part-of".to_owned(), "shopkeeper".to_owned()),
+            ("app.kubernetes.io/managed-by".to_owned(), crate::MANAGER.to_owned()),
+            (SHOP_LABEL.to_owned(), self.name.clone()),
+        ]);
+        labels
+    }
+
+    /// The labels every pod of this Shop carries (what its default-deny policy selects).
+    pub fn shop_pods(&self) -> BTreeMap<String, String> {
+        BTreeMap::from([
+            ("app.kubernetes.io/instance".to_owned(), self.name.clone()),
+            ("app.kubernetes.io/part-of".to_owned(), "shopkeeper".to_owned()),
+        ])
+    }
+
+    /// `metadata` of a child object.
+    pub fn meta(&self, name: &str, app: &str, component: &str) -> Value {
+        json!({
+            "name": name,
+            "namespace": self.namespace,
+            "labels": self.labels(app, component),
+            "ownerReferences": [self.owner],
+        })
+    }
+
+    /// A complete object of `kind`.
+    pub fn object(&self, stage: Stage, kind: Kind, name: String, app: &str, component: &str, body: Value) -> Object {
+        let mut value = json!({
+            "apiVersion": kind.api_version(),
+            "kind": kind.gvk().2,
+            "metadata": self.meta(&name, app, component),
+        });
+        if let (Value::Object(target), Value::Object(body)) = (&mut value, body) {
+            target.extend(body);
+        }
+        Object {
+            stage,
+            kind,
+            name,
+            value,
+        }
+    }
+
+    /// The Secret holding a service's generated database credentials.
+    pub fn db_secret(&self, service: ServiceName) -> String {
+        self.child(&format!("db-{service}"))
+    }
+}
+
+/// The first `len` hex digits of the SHA-256 of `parts` (joined by NUL).
+pub fn short_hash(parts: &[&str], len: usize) -> String {
+    let mut hasher = Sha256::new();
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            hasher.update([0]);
+        }
+        hasher.update(part.as_bytes());
+    }
+    let digest = hasher.finalize();
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        hex.push_str(&format!("{byte:02x}"));
+    }
+    hex.truncate(len);
+    hex
+}
+
+/// The restricted Pod Security Standard, pod level.
+pub(crate) fn pod_security(uid: i64) -> Value {
+    json!({
+        "runAsNonRoot": true,
+        "runAsUser": uid,
+        "runAsGroup": uid,
+        "fsGroup": uid,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// The restricted Pod Security Standard, container level.
+pub(crate) fn container_security() -> Value {
+    json!({
+        "allowPrivilegeEscalation": false,
+        "readOnlyRootFilesystem": true,
+        "runAsNonRoot": true,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    })
+}
+
+/// An environment variable from a Secret key.
+pub(crate) fn secret_env(name: &str, secret: &str, key: &str) -> Value {
+    json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+}
+
+/// A plain environment variable.
+pub(crate) fn env(name: &str, value: impl Into<String>) -> Value {
+    json!({"name": name, "value": value.into()})
+}
+
+/// The resources of a container: the user's, else the defaults.
+pub(crate) fn resources(
+    given: Option<&k8s_openapi::api::core::v1::ResourceRequirements>,
+    cpu: &str,
+    memory: &str,
+    memory_limit: &str,
+) -> Result<Value> {
+    match given {
+        Some(r) => Ok(serde_json::to_value(r)?),
+        None => Ok(json!({
+            "requests": {"cpu": cpu, "memory": memory},
+            "limits": {"memory": memory_limit},
+        })),
+    }
+}
+
+/// Checks what the schema cannot.
+pub fn validate(shop: &Shop) -> Result<()> {
+    let spec = &shop.spec;
+    if spec.image.trim().is_empty() {
+        return Err(Error::InvalidSpec("spec.image is empty".to_owned()));
+    }
+    if shop.name_any().len() > 40 {
+        return Err(Error::InvalidSpec(
+            "the Shop's name is longer than 40 characters".to_owned(),
+        ));
+    }
+    for service in crate::crd::SERVICES {
+        let s = spec.services.get(service);
+        if let Some(a) = &s.autoscaling
+            && a.min_replicas.unwrap_or(2) > a.max_replicas
+        {
+            return Err(Error::InvalidSpec(format!(
+                "services.{service}.autoscaling: minReplicas exceeds maxReplicas"
+            )));
+        }
+        if let Some(r) = &s.resources
+            && r.limits.as_ref().is_none_or(|l| !l.contains_key("memory"))
+        {
+            return Err(Error::InvalidSpec(format!(
+                "services.{service}.resources: a memory limit is required"
+            )));
+        }
+    }
+    if spec.enabled_services().next().is_none() {
+        return Err(Error::InvalidSpec("every service is disabled".to_owned()));
+    }
+    Ok(())
+}
+
+/// Every object the operator wants to exist for `shop` at this point, in reconcile order.
+/// Secrets are not included: they are generated once ([`crate::secrets`]).
+pub fn build(shop: &Shop, inputs: &Inputs) -> Result<Vec<Object>> {
+    validate(shop)?;
+    let ctx = Ctx::new(shop)?;
+    let mut objects = Vec::new();
+    objects.extend(network::data(&ctx));
+    objects.extend(data::postgres(&ctx)?);
+    objects.extend(data::redis(&ctx)?);
+    objects.extend(jobs::bootstrap(&ctx));
+    if inputs.database_bootstrapped {
+        objects.extend(jobs::migrations(&ctx, &shop.spec.image));
+    }
+    if let Some(image) = &inputs.migrated_image {
+        objects.extend(workloads::services(&ctx, image)?);
+        objects.extend(network::services(&ctx));
+        objects.extend(workloads::ingress(&ctx));
+        if inputs.prometheus_operator {
+            objects.extend(monitoring::objects(&ctx));
+        }
+    }
+    Ok(objects)
+}

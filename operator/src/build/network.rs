@@ -1,0 +1,200 @@
+//! NetworkPolicies: default deny for the Shop's pods, then only the edges the design needs.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use super::data::{POSTGRES_PORT, REDIS_PORT};
+use super::jobs::database_owners;
+use super::workloads::{ADMIN_PORT, API_PORT};
+use super::{Ctx, Kind, Object, Stage};
+use crate::crd::{SERVICES, ServiceName};
+
+fn port(port: i32) -> Value {
+    json!({"protocol": "TCP", "port": port})
+}
+
+fn pods(labels: BTreeMap<String, String>) -> Value {
+    json!({"podSelector": {"matchLabels": labels}})
+}
+
+/// Prometheus in any namespace (pods labelled `app.kubernetes.io/name: prometheus`).
+fn prometheus() -> Value {
+    json!({
+        "namespaceSelector": {},
+        "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
+    })
+}
+
+/// Anywhere outside the cluster's private ranges (an external database, images for `/img`).
+fn anywhere() -> Value {
+    json!({"ipBlock": {"cidr": "0.0.0.0/0"}})
+}
+
+fn policy(ctx: &Ctx, stage: Stage, name: String, app: &str, selector: Value, ingress: Value, egress: Value) -> Object {
+    let mut types = Vec::new();
+    let mut spec = json!({"podSelector": selector});
+    if !ingress.is_null() {
+        types.push("Ingress");
+        spec["ingress"] = ingress;
+    }
+    if !egress.is_null() {
+        types.push("Egress");
+        spec["egress"] = egress;
+    }
+    spec["policyTypes"] = json!(types);
+    ctx.object(
+        stage,
+        Kind::NetworkPolicy,
+        name,
+        app,
+        "network-policy",
+        json!({"spec": spec}),
+    )
+}
+
+/// Default deny (with DNS) for every pod of the Shop, and the data tier's own edges. Applied
+/// with the data tier so no Shop pod ever runs unfenced.
+pub fn data(ctx: &Ctx) -> Vec<Object> {
+    let spec = &ctx.shop.spec;
+    let mut objects = vec![policy(
+        ctx,
+        Stage::Data,
+        ctx.child("default-deny"),
+        "default-deny",
+        json!({"matchLabels": ctx.shop_pods()}),
+        json!([]),
+        json!([{
+            "to": [{"namespaceSelector": {}, "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
+            "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
+        }]),
+    )];
+    let postgres_peer = if spec.postgres.external.is_some() {
+        anywhere()
+    } else {
+        pods(ctx.selector("postgres"))
+    };
+    if spec.postgres.external.is_none() {
+        let mut from: Vec<Value> = database_owners(ctx)
+            .into_iter()
+            .flat_map(|s| {
+                [
+                    pods(ctx.selector(s.as_str())),
+                    pods(ctx.selector(&format!("migrate-{s}"))),
+                ]
+            })
+            .collect();
+        from.push(pods(ctx.selector("db-bootstrap")));
+        objects.push(policy(
+            ctx,
+            Stage::Data,
+            ctx.child("postgres"),
+            "postgres",
+            json!({"matchLabels": ctx.selector("postgres")}),
+            json!([{"from": from, "ports": [port(POSTGRES_PORT)]}]),
+            Value::Null,
+        ));
+        objects.push(policy(
+            ctx,
+            Stage::Data,
+            ctx.child("db-bootstrap"),
+            "db-bootstrap",
+            json!({"matchLabels": ctx.selector("db-bootstrap")}),
+            Value::Null,
+            json!([{"to": [postgres_peer.clone()], "ports": [port(POSTGRES_PORT)]}]),
+        ));
+    }
+    if spec.redis.external.is_none() {
+        let from: Vec<Value> = SERVICES
+            .into_iter()
+            .filter(|s| s.uses_redis() && spec.enabled(*s))
+            .map(|s| pods(ctx.selector(s.as_str())))
+            .collect();
+        objects.push(policy(
+            ctx,
+            Stage::Data,
+            ctx.child("redis"),
+            "redis",
+            json!({"matchLabels": ctx.selector("redis")}),
+            json!([{"from": from, "ports": [port(REDIS_PORT)]}]),
+            Value::Null,
+        ));
+    }
+    objects.push(policy(
+        ctx,
+        Stage::Data,
+        ctx.child("migrations"),
+        "migrations",
+        json!({"matchLabels": {
+            "app.kubernetes.io/instance": ctx.name,
+            "app.kubernetes.io/component": "migration",
+        }}),
+        Value::Null,
+        json!([{"to": [postgres_peer], "ports": [port(POSTGRES_PORT)]}]),
+    ));
+    objects
+}
+
+/// Per service: who may call it, whom it may call.
+pub fn services(ctx: &Ctx) -> Vec<Object> {
+    let spec = &ctx.shop.spec;
+    let mut objects = Vec::new();
+    for service in spec.enabled_services() {
+        let app = service.as_str();
+        let callers: Vec<Value> = spec
+            .enabled_services()
+            .filter(|c| c.calls().contains(&service))
+            .map(|c| pods(ctx.selector(c.as_str())))
+            .collect();
+        let mut ingress = vec![json!({"from": [prometheus()], "ports": [port(ADMIN_PORT)]})];
+        if service == ServiceName::Gateway {
+            // The Ingress controller runs wherever the cluster put it.
+            ingress.push(json!({"ports": [port(API_PORT)]}));
+        } else if !callers.is_empty() {
+            ingress.push(json!({"from": callers, "ports": [port(API_PORT)]}));
+        }
+        let mut egress: Vec<Value> = Vec::new();
+        let callees: Vec<Value> = service
+            .calls()
+            .iter()
+            .filter(|c| spec.enabled(**c))
+            .map(|c| pods(ctx.selector(c.as_str())))
+            .collect();
+        if !callees.is_empty() {
+            egress.push(json!({"to": callees, "ports": [port(API_PORT)]}));
+        }
+        if service.owns_database() {
+            let to = if spec.postgres.external.is_some() {
+                anywhere()
+            } else {
+                pods(ctx.selector("postgres"))
+            };
+            egress.push(json!({"to": [to], "ports": [port(POSTGRES_PORT)]}));
+        }
+        if service.uses_redis() {
+            let to = if spec.redis.external.is_some() {
+                anywhere()
+            } else {
+                pods(ctx.selector("redis"))
+            };
+            egress.push(json!({"to": [to], "ports": [port(REDIS_PORT)]}));
+        }
+        if service == ServiceName::Gateway {
+            // `/img` fetches allow-listed image hosts on the internet, never private addresses.
+            egress.push(json!({
+                "to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16", "100.64.0.0/10"]}}],
+                "ports": [port(80), port(443)],
+            }));
+        }
+        objects.push(policy(
+            ctx,
+            Stage::Workloads,
+            ctx.child(app),
+            app,
+            json!({"matchLabels": ctx.selector(app)}),
+            json!(ingress),
+            json!(egress),
+        ));
+    }
+    objects
+}

@@ -1,0 +1,413 @@
+//! The `Shop` custom resource (`shopkeeper.dev/v1alpha1`): spec, status and their defaults.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The five services, in the order they are built and listed.
+pub const SERVICES: [ServiceName; 5] = [
+    ServiceName::Auth,
+    ServiceName::Catalog,
+    ServiceName::Cart,
+    ServiceName::Order,
+    ServiceName::Gateway,
+];
+
+/// One of the shop's services.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ServiceName {
+    Auth,
+    Catalog,
+    Cart,
+    Order,
+    Gateway,
+}
+
+impl ServiceName {
+    /// The short name (`auth`), used in object names, labels and database names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auth => "auth",
+            Self::Catalog => "catalog",
+            Self::Cart => "cart",
+            Self::Order => "order",
+            Self::Gateway => "gateway",
+        }
+    }
+
+    /// The binary in the image (`shop-auth`).
+    pub fn binary(self) -> String {
+        format!("shop-{}", self.as_str())
+    }
+
+    /// Whether it owns a Postgres database (and so has a `migrate` subcommand).
+    pub fn owns_database(self) -> bool {
+        matches!(self, Self::Auth | Self::Catalog | Self::Order)
+    }
+
+    /// Whether it uses Redis.
+    pub fn uses_redis(self) -> bool {
+        matches!(self, Self::Cart | Self::Gateway)
+    }
+
+    /// Whether it calls internal APIs with its own client credentials.
+    pub fn is_service_client(self) -> bool {
+        matches!(self, Self::Cart | Self::Order | Self::Gateway)
+    }
+
+    /// The services it calls (its network egress inside the shop).
+    pub fn calls(self) -> &'static [ServiceName] {
+        match self {
+            Self::Auth => &[],
+            Self::Catalog => &[Self::Auth],
+            Self::Cart => &[Self::Auth, Self::Catalog],
+            Self::Order => &[Self::Auth, Self::Catalog, Self::Cart],
+            Self::Gateway => &[Self::Auth, Self::Catalog, Self::Cart, Self::Order],
+        }
+    }
+}
+
+impl std::fmt::Display for ServiceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A running Shopkeeper shop: Postgres, Redis, migrations and the five services.
+// `printcolumn(...)` repeats `type_ = "string"`, which clippy mistakes for a duplicated attribute.
+#[allow(clippy::duplicated_attributes)]
+#[derive(CustomResource, KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq)]
+#[kube(
+    group = "shopkeeper.dev",
+    version = "v1alpha1",
+    kind = "Shop",
+    namespaced,
+    status = "ShopStatus",
+    shortname = "shop",
+    category = "shopkeeper",
+    derive = "PartialEq",
+    doc = "A Shopkeeper shop: the operator turns it into Postgres, Redis, migration Jobs and five services.",
+    printcolumn(name = "Phase", type_ = "string", json_path = ".status.phase"),
+    printcolumn(name = "Version", type_ = "string", json_path = ".status.version"),
+    printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
+    printcolumn(name = "Ready", type_ = "string", json_path = ".status.readyServices"),
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopSpec {
+    /// The one container image holding every service binary (`shopkeeper/shop:0.1.0`).
+    #[x_kube(validation = Rule::new("size(self) > 0").message("image must not be empty"))]
+    pub image: String,
+    /// The Ingress host, a DNS name.
+    #[serde(default = "default_host")]
+    #[x_kube(validation = Rule::new(
+        "size(self) <= 253 && self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$')"
+    ).message("host must be a DNS name (lower case letters, digits, '-' and '.')"))]
+    pub host: String,
+    /// Ingress options.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ingress: Option<IngressSpec>,
+    /// The currency prices are shown in (ISO 4217).
+    #[serde(default = "default_currency")]
+    pub currency: String,
+    /// The admin account seeded by auth; its password is generated into `<shop>-admin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub admin_email: Option<String>,
+    /// Postgres: managed by the operator (default) or external.
+    #[serde(default)]
+    pub postgres: PostgresSpec,
+    /// Redis: managed by the operator (default) or external.
+    #[serde(default)]
+    pub redis: RedisSpec,
+    /// Per-service settings; every service is on by default.
+    #[serde(default)]
+    pub services: ServicesSpec,
+    /// Prometheus Operator objects (made only when its CRDs are installed).
+    #[serde(default)]
+    pub monitoring: MonitoringSpec,
+    /// When true, the operator writes nothing but the status.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+fn default_host() -> String {
+    "shop.local".to_owned()
+}
+
+fn default_currency() -> String {
+    "KZT".to_owned()
+}
+
+/// How the shop is exposed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct IngressSpec {
+    /// `spec.ingressClassName` of the Ingress; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub class_name: Option<String>,
+    /// TLS: a Secret of type `kubernetes.io/tls` for the host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsSpec>,
+    /// Annotations added to the Ingress (for the ingress controller or cert-manager).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+}
+
+/// TLS for the Ingress.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TlsSpec {
+    /// The Secret holding the certificate and key.
+    pub secret_name: String,
+}
+
+/// A reference to a Secret in the Shop's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretRef {
+    /// The Secret's name.
+    pub name: String,
+}
+
+/// An external database or cache.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct External {
+    /// Postgres: keys `auth`, `catalog`, `order`, each a `postgres://` URL of that service's own
+    /// database and role. Redis: key `url`, a `redis://` URL.
+    pub secret_ref: SecretRef,
+}
+
+/// Postgres, managed (the fields below `external`) or external.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(
+    "!has(self.external) || (!has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image))"
+).message("postgres: external and managed settings are mutually exclusive"))]
+pub struct PostgresSpec {
+    /// An external Postgres; the operator then runs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
+    /// Volume size of the managed Postgres (default `1Gi`); it may grow, never shrink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage may not shrink"))]
+    pub storage: Option<String>,
+    /// Storage class of the volume; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// Requests and limits of the Postgres container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// The Postgres image (default `postgres:17`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// Redis, managed (the fields below `external`) or external.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new(
+    "!has(self.external) || (!has(self.persistence) && !has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image))"
+).message("redis: external and managed settings are mutually exclusive"))]
+pub struct RedisSpec {
+    /// An external Redis; the operator then runs none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external: Option<External>,
+    /// Append-only file on a volume (default false: carts live in memory only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub persistence: Option<bool>,
+    /// Volume size when persistent (default `1Gi`); it may grow, never shrink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage may not shrink"))]
+    pub storage: Option<String>,
+    /// Storage class of the volume.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// Requests and limits of the Redis container.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// The Redis image (default `redis:7.4`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+}
+
+/// Settings per service.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServicesSpec {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth: Option<ServiceSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catalog: Option<ServiceSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cart: Option<ServiceSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<ServiceSpec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gateway: Option<ServiceSpec>,
+}
+
+impl ServicesSpec {
+    /// The settings of one service (defaults when absent).
+    pub fn get(&self, name: ServiceName) -> ServiceSpec {
+        match name {
+            ServiceName::Auth => &self.auth,
+            ServiceName::Catalog => &self.catalog,
+            ServiceName::Cart => &self.cart,
+            ServiceName::Order => &self.order,
+            ServiceName::Gateway => &self.gateway,
+        }
+        .clone()
+        .unwrap_or_default()
+    }
+}
+
+/// One service's settings.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceSpec {
+    /// Switch the service off (default on). Its objects are deleted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Fixed replica count (default 2); ignored when autoscaling is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0, max = 100))]
+    pub replicas: Option<i32>,
+    /// A HorizontalPodAutoscaler on CPU.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub autoscaling: Option<Autoscaling>,
+    /// Requests and limits (default requests cpu 50m, memory 64Mi; limit memory 256Mi).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<ResourceRequirements>,
+    /// `RUST_LOG` of the service (default `info`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log: Option<String>,
+}
+
+/// CPU-based autoscaling.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(self.minReplicas) || self.minReplicas <= self.maxReplicas")
+    .message("minReplicas must not exceed maxReplicas"))]
+pub struct Autoscaling {
+    /// Fewest replicas (default 2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1))]
+    pub min_replicas: Option<i32>,
+    /// Most replicas.
+    #[schemars(range(min = 1, max = 100))]
+    pub max_replicas: i32,
+    /// Target average CPU utilisation in percent of requests (default 70).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "targetCPU")]
+    #[schemars(range(min = 1, max = 100))]
+    pub target_cpu: Option<i32>,
+}
+
+/// Prometheus Operator objects.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct MonitoringSpec {
+    /// A ServiceMonitor scraping every service's admin port (default true).
+    #[serde(default = "yes")]
+    pub service_monitor: bool,
+    /// A PrometheusRule with the shop's alerts (default true).
+    #[serde(default = "yes")]
+    pub prometheus_rule: bool,
+}
+
+impl Default for MonitoringSpec {
+    fn default() -> Self {
+        Self {
+            service_monitor: true,
+            prometheus_rule: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// The phase a person reads in `kubectl get shops`.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Phase {
+    /// Nothing made yet.
+    #[default]
+    Pending,
+    /// Secrets, Postgres and Redis are being created.
+    Provisioning,
+    /// Migration Jobs for the target image run.
+    Migrating,
+    /// Every service is available at the target version.
+    Ready,
+    /// Serving, but something is wrong (a failed migration, unavailable services).
+    Degraded,
+    /// The spec cannot be reconciled (see `phaseReason`).
+    Failed,
+}
+
+/// What the operator observed.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ShopStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    #[serde(default)]
+    pub phase: Phase,
+    /// Why the shop is in this phase, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase_reason: Option<String>,
+    /// The image fully rolled out to every service.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// The newest image whose migrations succeeded: what the Deployments run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub migrated_image: Option<String>,
+    /// Where shoppers go.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Ready services out of enabled ones (`5/5`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ready_services: Option<String>,
+    /// `DatabaseReady`, `CacheReady`, `Migrated`, `ServicesAvailable`, `Ready`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// Replicas per service.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, ServiceStatus>,
+}
+
+/// One service's replicas.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceStatus {
+    pub ready: i32,
+    pub desired: i32,
+}
+
+impl ShopSpec {
+    /// Whether a service is switched on.
+    pub fn enabled(&self, name: ServiceName) -> bool {
+        self.services.get(name).enabled.unwrap_or(true)
+    }
+
+    /// The enabled services, in build order.
+    pub fn enabled_services(&self) -> impl Iterator<Item = ServiceName> + '_ {
+        SERVICES.into_iter().filter(|s| self.enabled(*s))
+    }
+
+    /// The shop's public URL.
+    pub fn url(&self) -> String {
+        let scheme = if self.ingress.as_ref().and_then(|i| i.tls.as_ref()).is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}", self.host)
+    }
+}

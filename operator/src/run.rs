@@ -1,0 +1,250 @@
+//! `shop-operator run`: logs, the admin port, leader election, then the controller until
+//! SIGTERM/SIGINT or until the Lease is lost.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use futures::StreamExt;
+use k8s_openapi::api::apps::v1::{Deployment, StatefulSet};
+use k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler;
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Service;
+use k8s_openapi::api::networking::v1::{Ingress, NetworkPolicy};
+use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+use kube::api::{Api, ListParams};
+use kube::runtime::controller::Controller;
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use serde::de::DeserializeOwned;
+use tokio::sync::watch;
+use tracing::{error, info, warn};
+
+use crate::Shop;
+use crate::leader::LeaderElector;
+use crate::metrics::Metrics;
+use crate::reconcile::{Context, error_policy, reconcile};
+
+/// Settings from the environment.
+struct Settings {
+    admin_addr: SocketAddr,
+    namespace: String,
+    identity: String,
+    lease: String,
+}
+
+fn settings() -> anyhow::Result<Settings> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    let admin_addr = var("ADMIN_ADDR").unwrap_or_else(|| "0.0.0.0:9090".to_owned());
+    Ok(Settings {
+        admin_addr: admin_addr
+            .parse()
+            .with_context(|| format!("ADMIN_ADDR: cannot parse {admin_addr:?}"))?,
+        namespace: var("POD_NAMESPACE").unwrap_or_else(|| "shopkeeper-system".to_owned()),
+        identity: var("POD_NAME")
+            .or_else(|| var("HOSTNAME"))
+            .unwrap_or_else(|| format!("shop-operator-{}", std::process::id())),
+        lease: var("LEASE_NAME").unwrap_or_else(|| "shop-operator".to_owned()),
+    })
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.compact().init();
+    }
+}
+
+/// The operator process.
+pub fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    init_logs();
+    let settings = settings()?;
+    tokio::runtime::Runtime::new()?.block_on(run(settings))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+async fn admin(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
+    use axum::routing::get;
+    let app = axum::Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/ready", get(|| async { "ok" }))
+        .route(
+            "/metrics",
+            get(move || {
+                let metrics = metrics.clone();
+                async move {
+                    (
+                        [(
+                            http::header::CONTENT_TYPE,
+                            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                        )],
+                        metrics.encode(),
+                    )
+                }
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on ADMIN_ADDR={addr}"))?;
+    axum::serve(listener, app).await?;
+    Ok(())
+}
+
+/// Watches children of one kind made by the operator, mapping them to their Shop.
+fn owned<K>(controller: Controller<Shop>, client: &Client) -> Controller<Shop>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let config = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={}", crate::MANAGER));
+    controller.owns(Api::<K>::all(client.clone()), config)
+}
+
+async fn run(settings: Settings) -> anyhow::Result<()> {
+    let client = Client::try_default()
+        .await
+        .context("no Kubernetes configuration (in-cluster or kubeconfig)")?;
+    let shops = Api::<Shop>::all(client.clone());
+    shops.list(&ListParams::default().limit(1)).await.context(
+        "cannot list Shops: is the CRD installed? (kubectl apply -f crds/shop.yaml, or install the Helm chart)",
+    )?;
+    let prometheus_operator = client
+        .list_api_group_resources("monitoring.coreos.com/v1")
+        .await
+        .is_ok_and(|list| list.resources.iter().any(|r| r.name == "servicemonitors"));
+    info!(prometheus_operator, "starting");
+
+    let metrics = Arc::new(Metrics::default());
+    let admin_task = tokio::spawn(admin(settings.admin_addr, metrics.clone()));
+
+    // Wait for the Lease; the controller runs only on the leader.
+    let elector = Arc::new(LeaderElector::new(
+        client.clone(),
+        &settings.namespace,
+        &settings.lease,
+        &settings.identity,
+        Duration::from_secs(15),
+    ));
+    let (stop_tx, mut stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    loop {
+        match elector.try_acquire().await {
+            Ok(true) => break,
+            Ok(false) => {}
+            Err(err) => warn!(error = %err, "leader election"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {},
+            _ = stop_rx.changed() => return Ok(()),
+        }
+    }
+    metrics.leader.set(1);
+    info!(identity = %settings.identity, "leading");
+
+    // Renew; losing the Lease ends the process (a restart makes it a candidate again).
+    let (lost_tx, lost_rx) = watch::channel(false);
+    let renewer = elector.clone();
+    tokio::spawn(async move {
+        let mut failures = 0;
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            match renewer.try_acquire().await {
+                Ok(true) => failures = 0,
+                Ok(false) => break,
+                Err(err) => {
+                    failures += 1;
+                    warn!(error = %err, "renewing the Lease");
+                    if failures >= 2 {
+                        break;
+                    }
+                }
+            }
+        }
+        error!("lost the leader Lease");
+        let _ = lost_tx.send(true);
+    });
+
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: crate::MANAGER.to_owned(),
+            instance: Some(settings.identity.clone()),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client: client.clone(),
+        recorder,
+        metrics: metrics.clone(),
+        prometheus_operator,
+    });
+    let mut controller = Controller::new(shops, watcher::Config::default().any_semantic());
+    controller = owned::<Deployment>(controller, &client);
+    controller = owned::<StatefulSet>(controller, &client);
+    controller = owned::<Job>(controller, &client);
+    controller = owned::<Service>(controller, &client);
+    controller = owned::<NetworkPolicy>(controller, &client);
+    controller = owned::<HorizontalPodAutoscaler>(controller, &client);
+    controller = owned::<PodDisruptionBudget>(controller, &client);
+    controller = owned::<Ingress>(controller, &client);
+    let mut stop = stop_rx.clone();
+    let mut lost = lost_rx.clone();
+    let stopped = async move {
+        tokio::select! {
+            _ = stop.changed() => {},
+            _ = lost.changed() => {},
+        }
+    };
+    controller
+        .graceful_shutdown_on(stopped)
+        .run(reconcile, error_policy, ctx)
+        .for_each(|result| async move {
+            match result {
+                Ok((shop, _)) => info!(shop = %shop.name, namespace = ?shop.namespace, "reconciled"),
+                Err(err) => warn!(error = %err, "reconcile"),
+            }
+        })
+        .await;
+    admin_task.abort();
+    if *lost_rx.borrow() {
+        anyhow::bail!("lost the leader Lease");
+    }
+    if let Err(err) = elector.release().await {
+        warn!(error = %err, "releasing the Lease");
+    }
+    info!("stopped");
+    Ok(())
+}

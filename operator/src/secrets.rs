@@ -1,0 +1,146 @@
+//! The generated Secrets: created once when absent, never overwritten, never logged.
+//!
+//! - `<shop>-postgres`: the Postgres superuser password (managed Postgres).
+//! - `<shop>-db-<service>`: `username`, `password`, `url` of each database owner's role.
+//! - `<shop>-redis`: `password`, `url` (managed Redis).
+//! - `<shop>-jwt-signing`: auth's Ed25519 private key, `<kid>.pem` (PKCS#8 v1 PEM).
+//! - `<shop>-jwt-public`: the matching public key, `<kid>.pem`, for every other service.
+//! - `<shop>-admin`: the admin's generated `password`.
+//! - `<shop>-service-clients`: `clients` (auth's `SERVICE_CLIENTS_FILE`) and one key per caller.
+
+use chrono::{DateTime, Utc};
+use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
+use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
+use rand::{CryptoRng, RngCore};
+use serde_json::{Value, json};
+
+use crate::build::{Ctx, Kind, Object, Stage};
+use crate::crd::{SERVICES, Shop};
+use crate::{Error, Result};
+
+/// The names of the Secrets `shop` needs, in creation order.
+pub fn wanted(shop: &Shop) -> Result<Vec<String>> {
+    let ctx = Ctx::new(shop)?;
+    let spec = &shop.spec;
+    let mut names = Vec::new();
+    if spec.postgres.external.is_none() {
+        names.push(ctx.child("postgres"));
+        names.extend(
+            SERVICES
+                .into_iter()
+                .filter(|s| s.owns_database())
+                .map(|s| ctx.db_secret(s)),
+        );
+    }
+    if spec.redis.external.is_none() {
+        names.push(ctx.child("redis"));
+    }
+    names.extend(["jwt-signing", "jwt-public", "admin", "service-clients"].map(|s| ctx.child(s)));
+    Ok(names)
+}
+
+/// Random lower-case hex.
+fn hex(rng: &mut (impl RngCore + CryptoRng), bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rng.fill_bytes(&mut buf);
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A key id that sorts by age: `YYYYMMDDTHHMMSSZ-xxxxxx`.
+pub fn kid(now: DateTime<Utc>, rng: &mut (impl RngCore + CryptoRng)) -> String {
+    format!("{}-{}", now.format("%Y%m%dT%H%M%SZ"), hex(rng, 3))
+}
+
+/// Generates every wanted Secret whose name is in `missing` (the JWT pair together: when
+/// either is missing and the other exists, only the missing one can be made consistent, so
+/// both must be absent — otherwise that is reported).
+pub fn generate(
+    shop: &Shop,
+    missing: &[String],
+    now: DateTime<Utc>,
+    rng: &mut (impl RngCore + CryptoRng),
+) -> Result<Vec<Object>> {
+    let ctx = Ctx::new(shop)?;
+    let wants = |suffix: &str| missing.contains(&ctx.child(suffix));
+    let mut out = Vec::new();
+    let mut secret = |name: String, app: &str, data: Value| {
+        out.push(ctx.object(
+            Stage::Data,
+            Kind::Secret,
+            name,
+            app,
+            "secret",
+            json!({"type": "Opaque", "stringData": data}),
+        ));
+    };
+    if wants("postgres") {
+        secret(ctx.child("postgres"), "postgres", json!({"password": hex(rng, 16)}));
+    }
+    for service in SERVICES.into_iter().filter(|s| s.owns_database()) {
+        let name = ctx.db_secret(service);
+        if missing.contains(&name) {
+            let password = hex(rng, 16);
+            let url = format!(
+                "postgres://{service}:{password}@{}:5432/{service}",
+                ctx.child("postgres")
+            );
+            secret(
+                name,
+                "postgres",
+                json!({"username": service.as_str(), "password": password, "url": url}),
+            );
+        }
+    }
+    if wants("redis") {
+        let password = hex(rng, 16);
+        let url = format!("redis://:{password}@{}:6379", ctx.child("redis"));
+        secret(ctx.child("redis"), "redis", json!({"password": password, "url": url}));
+    }
+    match (wants("jwt-signing"), wants("jwt-public")) {
+        (true, true) => {
+            let kid = kid(now, rng);
+            let key = ed25519_dalek::SigningKey::generate(rng);
+            let private = key
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| Error::SecretGeneration(format!("PKCS#8 encoding: {e}")))?;
+            let public = key
+                .verifying_key()
+                .to_public_key_pem(LineEnding::LF)
+                .map_err(|e| Error::SecretGeneration(format!("SPKI encoding: {e}")))?;
+            secret(
+                ctx.child("jwt-signing"),
+                "auth",
+                json!({ format!("{kid}.pem"): private.as_str() }),
+            );
+            secret(ctx.child("jwt-public"), "auth", json!({ format!("{kid}.pem"): public }));
+        }
+        (false, false) => {}
+        _ => {
+            return Err(Error::SecretGeneration(format!(
+                "only one of {} and {} exists; delete the other to generate a new key pair",
+                ctx.child("jwt-signing"),
+                ctx.child("jwt-public")
+            )));
+        }
+    }
+    if wants("admin") {
+        secret(ctx.child("admin"), "auth", json!({"password": hex(rng, 12)}));
+    }
+    if wants("service-clients") {
+        let mut data = serde_json::Map::new();
+        let mut file = String::from("# client_id:secret, generated by shop-operator\n");
+        for client in SERVICES.into_iter().filter(|s| s.is_service_client()) {
+            let secret = hex(rng, 32);
+            file.push_str(&format!("{client}:{secret}\n"));
+            data.insert(client.as_str().to_owned(), json!(secret));
+        }
+        data.insert("clients".to_owned(), json!(file));
+        secret(ctx.child("service-clients"), "auth", Value::Object(data));
+    }
+    Ok(out)
+}
+
+/// Every Secret a new Shop gets (for `render` and tests).
+pub fn generate_all(shop: &Shop, now: DateTime<Utc>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Vec<Object>> {
+    generate(shop, &wanted(shop)?, now, rng)
+}

@@ -1,0 +1,500 @@
+//! Pure `build` tests from the examples: assertions that can fail, and `render` snapshots.
+#![allow(clippy::unwrap_used)]
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::{TimeZone, Utc};
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use serde_json::Value;
+use shop_operator::Shop;
+use shop_operator::build::{Inputs, Kind, Object, build, migration_job_name};
+use shop_operator::crd::ServiceName;
+
+const EXAMPLES: [&str; 3] = ["minimal", "full", "external"];
+
+fn example(name: &str) -> Shop {
+    let path = format!("{}/../examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+    let mut shop: Shop = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    shop.metadata.uid = Some(format!("uid-{name}"));
+    shop
+}
+
+fn done(shop: &Shop) -> Inputs {
+    Inputs {
+        database_bootstrapped: true,
+        migrated_image: Some(shop.spec.image.clone()),
+        prometheus_operator: true,
+    }
+}
+
+fn secrets(shop: &Shop) -> Vec<Object> {
+    let now = Utc.with_ymd_and_hms(2026, 11, 23, 13, 5, 12).unwrap();
+    shop_operator::secrets::generate_all(shop, now, &mut StdRng::seed_from_u64(7)).unwrap()
+}
+
+fn everything(shop: &Shop) -> Vec<Object> {
+    let mut objects = secrets(shop);
+    objects.extend(build(shop, &done(shop)).unwrap());
+    objects
+}
+
+/// The pod templates of Deployments, StatefulSets and Jobs.
+fn pod_templates(objects: &[Object]) -> Vec<(String, PodTemplateSpec)> {
+    objects
+        .iter()
+        .filter(|o| matches!(o.kind, Kind::Deployment | Kind::StatefulSet | Kind::Job))
+        .map(|o| {
+            let template = serde_json::from_value(o.value["spec"]["template"].clone()).unwrap();
+            (format!("{:?}/{}", o.kind, o.name), template)
+        })
+        .collect()
+}
+
+#[test]
+fn every_container_has_limits_and_the_restricted_profile() {
+    for name in EXAMPLES {
+        let shop = example(name);
+        let templates = pod_templates(&everything(&shop));
+        assert!(templates.len() >= 4, "{name}");
+        for (what, template) in templates {
+            let pod = template.spec.unwrap();
+            let psc = pod.security_context.clone().unwrap();
+            assert_eq!(psc.run_as_non_root, Some(true), "{what}");
+            assert_eq!(psc.seccomp_profile.unwrap().type_, "RuntimeDefault", "{what}");
+            assert_eq!(pod.automount_service_account_token, Some(false), "{what}");
+            let containers = pod.containers.iter().chain(pod.init_containers.iter().flatten());
+            for c in containers {
+                let limits = c.resources.as_ref().and_then(|r| r.limits.as_ref());
+                assert!(
+                    limits.is_some_and(|l| l.contains_key("memory")),
+                    "{what}/{}: no memory limit",
+                    c.name
+                );
+                let requests = c.resources.as_ref().and_then(|r| r.requests.as_ref());
+                assert!(
+                    requests.is_some_and(|r| r.contains_key("cpu")),
+                    "{what}/{}: no cpu request",
+                    c.name
+                );
+                let sc = c.security_context.clone().unwrap();
+                assert_eq!(sc.allow_privilege_escalation, Some(false), "{what}");
+                assert_eq!(sc.read_only_root_filesystem, Some(true), "{what}");
+                assert_eq!(sc.run_as_non_root, Some(true), "{what}");
+                assert_eq!(sc.capabilities.unwrap().drop, Some(vec!["ALL".to_owned()]), "{what}");
+                assert_eq!(sc.seccomp_profile.unwrap().type_, "RuntimeDefault", "{what}");
+                assert!(sc.privileged.is_none_or(|p| !p), "{what}");
+            }
+        }
+    }
+}
+
+#[test]
+fn deployments_wait_for_migrations() {
+    let shop = example("minimal");
+    let kinds = |inputs: &Inputs| -> Vec<Kind> { build(&shop, inputs).unwrap().iter().map(|o| o.kind).collect() };
+    let fresh = Inputs::default();
+    let objects = build(&shop, &fresh).unwrap();
+    assert!(!kinds(&fresh).contains(&Kind::Deployment));
+    // Only the bootstrap Job before the databases exist: no migration Job yet.
+    let jobs: Vec<&str> = objects
+        .iter()
+        .filter(|o| o.kind == Kind::Job)
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(jobs.len(), 1);
+    assert!(jobs[0].starts_with("demo-db-bootstrap-"));
+
+    let bootstrapped = Inputs {
+        database_bootstrapped: true,
+        ..Inputs::default()
+    };
+    let objects = build(&shop, &bootstrapped).unwrap();
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o.kind == Kind::Deployment || o.kind == Kind::Ingress)
+    );
+    let migrations: BTreeSet<String> = objects
+        .iter()
+        .filter(|o| o.kind == Kind::Job && o.name.contains("-migrate-"))
+        .map(|o| o.name.clone())
+        .collect();
+    let expected: BTreeSet<String> = [ServiceName::Auth, ServiceName::Catalog, ServiceName::Order]
+        .into_iter()
+        .map(|s| migration_job_name("demo", "shopkeeper/shop:0.1.0", s))
+        .collect();
+    assert_eq!(migrations, expected);
+
+    // An upgrade: the new image's migrations are built, the Deployments keep the old image.
+    let mut upgraded = shop.clone();
+    upgraded.spec.image = "shopkeeper/shop:0.2.0".to_owned();
+    let inputs = Inputs {
+        database_bootstrapped: true,
+        migrated_image: Some("shopkeeper/shop:0.1.0".to_owned()),
+        prometheus_operator: false,
+    };
+    let objects = build(&upgraded, &inputs).unwrap();
+    for o in objects.iter().filter(|o| o.kind == Kind::Deployment) {
+        assert_eq!(
+            o.value["spec"]["template"]["spec"]["containers"][0]["image"],
+            "shopkeeper/shop:0.1.0"
+        );
+    }
+    for o in objects.iter().filter(|o| o.name.contains("-migrate-")) {
+        assert_eq!(
+            o.value["spec"]["template"]["spec"]["containers"][0]["image"],
+            "shopkeeper/shop:0.2.0"
+        );
+        assert_eq!(
+            o.value["spec"]["template"]["spec"]["containers"][0]["args"][0],
+            "migrate"
+        );
+    }
+    assert!(!objects.iter().any(|o| o.kind.is_prometheus()));
+}
+
+#[test]
+fn migration_jobs_are_named_by_image_and_service() {
+    let a = migration_job_name("demo", "img:1", ServiceName::Auth);
+    assert_eq!(a, migration_job_name("demo", "img:1", ServiceName::Auth));
+    assert_ne!(a, migration_job_name("demo", "img:2", ServiceName::Auth));
+    assert_ne!(a, migration_job_name("demo", "img:1", ServiceName::Order));
+    assert!(a.len() <= 63);
+}
+
+#[test]
+fn every_object_is_labelled_and_owned_by_its_shop() {
+    for name in EXAMPLES {
+        let shop = example(name);
+        let shop_name = shop.metadata.name.clone().unwrap();
+        let mut seen = BTreeSet::new();
+        for o in everything(&shop) {
+            let meta = &o.value["metadata"];
+            assert_eq!(meta["name"], o.name.as_str());
+            assert!(o.name.len() <= 63, "{}", o.name);
+            assert!(
+                seen.insert((o.kind, o.name.clone())),
+                "duplicate {:?} {}",
+                o.kind,
+                o.name
+            );
+            assert_eq!(meta["namespace"], shop.metadata.namespace.clone().unwrap().as_str());
+            let labels = &meta["labels"];
+            for key in [
+                "app.kubernetes.io/name",
+                "app.kubernetes.io/instance",
+                "app.kubernetes.io/component",
+                "app.kubernetes.io/part-of",
+                "app.kubernetes.io/managed-by",
+            ] {
+                assert!(labels[key].is_string(), "{:?} {} lacks {key}", o.kind, o.name);
+            }
+            assert_eq!(labels["shopkeeper.dev/shop"], shop_name.as_str());
+            assert_eq!(labels["app.kubernetes.io/instance"], shop_name.as_str());
+            let owners = meta["ownerReferences"].as_array().unwrap();
+            assert_eq!(owners.len(), 1);
+            assert_eq!(owners[0]["kind"], "Shop");
+            assert_eq!(owners[0]["controller"], true);
+            assert_eq!(owners[0]["uid"], format!("uid-{name}").as_str());
+        }
+    }
+}
+
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn no_secret_value_appears_outside_secrets() {
+    for name in EXAMPLES {
+        let shop = example(name);
+        let objects = everything(&shop);
+        let mut values = Vec::new();
+        for o in objects.iter().filter(|o| o.kind == Kind::Secret) {
+            strings(&o.value["stringData"], &mut values);
+        }
+        // Each password, key and client secret, also as a part of a URL or a file line.
+        let mut needles: Vec<String> = Vec::new();
+        for v in values {
+            needles.extend(
+                v.split([':', '@', '/', '\n'])
+                    .filter(|part| part.len() >= 16)
+                    .map(str::to_owned),
+            );
+        }
+        assert!(needles.len() > 5, "{name}");
+        for o in objects.iter().filter(|o| o.kind != Kind::Secret) {
+            let text = serde_json::to_string(&o.value).unwrap();
+            for needle in &needles {
+                assert!(
+                    !text.contains(needle.as_str()),
+                    "{:?} {} holds a secret value",
+                    o.kind,
+                    o.name
+                );
+            }
+        }
+    }
+}
+
+fn selects(selector: &Value, labels: &BTreeMap<String, String>) -> bool {
+    selector["matchLabels"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .all(|(k, v)| labels.get(k).map(String::as_str) == v.as_str())
+}
+
+#[test]
+fn network_policies_cover_every_pod() {
+    for name in EXAMPLES {
+        let shop = example(name);
+        let objects = everything(&shop);
+        let policies: Vec<&Object> = objects.iter().filter(|o| o.kind == Kind::NetworkPolicy).collect();
+        let deny = policies.iter().find(|p| p.name.ends_with("-default-deny")).unwrap();
+        assert_eq!(deny.value["spec"]["ingress"], serde_json::json!([]));
+        for (what, template) in pod_templates(&objects) {
+            let labels = template.metadata.unwrap().labels.unwrap();
+            assert!(
+                selects(&deny.value["spec"]["podSelector"], &labels),
+                "{what} is not fenced"
+            );
+            let own = policies
+                .iter()
+                .filter(|p| p.name != deny.name)
+                .any(|p| selects(&p.value["spec"]["podSelector"], &labels));
+            assert!(own, "{what} has no policy of its own");
+        }
+    }
+}
+
+/// The environment contract, per service (docs/configuration.md).
+#[test]
+fn services_get_exactly_the_contract_variables() {
+    let shop = example("minimal");
+    let objects = build(&shop, &done(&shop)).unwrap();
+    let common = [
+        "LISTEN_ADDR",
+        "ADMIN_ADDR",
+        "LOG_FORMAT",
+        "RUST_LOG",
+        "SHUTDOWN_DELAY_SECS",
+        "JWT_ISSUER",
+        "JWT_AUDIENCE",
+    ];
+    let expect: BTreeMap<&str, Vec<&str>> = BTreeMap::from([
+        (
+            "auth",
+            vec![
+                "CATALOG_URL",
+                "CART_URL",
+                "ORDER_URL",
+                "DATABASE_URL",
+                "JWT_SIGNING_KEYS_DIR",
+                "SERVICE_CLIENTS_FILE",
+                "ADMIN_EMAIL",
+                "ADMIN_PASSWORD",
+                "TRUSTED_PROXY_HOPS",
+            ],
+        ),
+        (
+            "catalog",
+            vec![
+                "AUTH_URL",
+                "CART_URL",
+                "ORDER_URL",
+                "DATABASE_URL",
+                "JWT_PUBLIC_KEYS_DIR",
+            ],
+        ),
+        (
+            "cart",
+            vec![
+                "AUTH_URL",
+                "CATALOG_URL",
+                "ORDER_URL",
+                "REDIS_URL",
+                "JWT_PUBLIC_KEYS_DIR",
+                "SERVICE_CLIENT_ID",
+                "SERVICE_CLIENT_SECRET",
+            ],
+        ),
+        (
+            "order",
+            vec![
+                "AUTH_URL",
+                "CATALOG_URL",
+                "CART_URL",
+                "DATABASE_URL",
+                "JWT_PUBLIC_KEYS_DIR",
+                "SERVICE_CLIENT_ID",
+                "SERVICE_CLIENT_SECRET",
+            ],
+        ),
+        (
+            "gateway",
+            vec![
+                "AUTH_URL",
+                "CATALOG_URL",
+                "CART_URL",
+                "ORDER_URL",
+                "REDIS_URL",
+                "JWT_PUBLIC_KEYS_DIR",
+                "SERVICE_CLIENT_ID",
+                "SERVICE_CLIENT_SECRET",
+                "CURRENCY",
+            ],
+        ),
+    ]);
+    for o in objects.iter().filter(|o| o.kind == Kind::Deployment) {
+        let service = o.name.strip_prefix("demo-").unwrap();
+        let container = &o.value["spec"]["template"]["spec"]["containers"][0];
+        let env: BTreeMap<String, Value> = container["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| (e["name"].as_str().unwrap().to_owned(), e.clone()))
+            .collect();
+        let want: BTreeSet<&str> = common.iter().chain(expect[service].iter()).copied().collect();
+        assert_eq!(
+            env.keys().map(String::as_str).collect::<BTreeSet<_>>(),
+            want,
+            "{service}"
+        );
+        assert_eq!(env["LISTEN_ADDR"]["value"], "0.0.0.0:8080");
+        assert_eq!(env["ADMIN_ADDR"]["value"], "0.0.0.0:9090");
+        assert_eq!(env["LOG_FORMAT"]["value"], "json");
+        assert_eq!(env["SHUTDOWN_DELAY_SECS"]["value"], "5");
+        assert_eq!(env["JWT_ISSUER"]["value"], "http://demo-auth");
+        assert_eq!(env["JWT_AUDIENCE"]["value"], "shopkeeper");
+        if let Some(url) = env.get("AUTH_URL") {
+            assert_eq!(url["value"], "http://demo-auth:8080");
+        }
+        assert_eq!(container["command"][0], format!("shop-{service}").as_str());
+        assert_eq!(container["args"][0], "serve");
+        assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/ready");
+        assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/health");
+        assert_eq!(container["livenessProbe"]["httpGet"]["port"], "admin");
+        let grace = o.value["spec"]["template"]["spec"]["terminationGracePeriodSeconds"]
+            .as_i64()
+            .unwrap();
+        assert!(grace >= 35);
+        assert_eq!(o.value["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"], 0);
+    }
+}
+
+#[test]
+fn autoscaling_replaces_fixed_replicas() {
+    let shop = example("full");
+    let objects = build(&shop, &done(&shop)).unwrap();
+    let get = |kind: Kind, name: &str| objects.iter().find(|o| o.kind == kind && o.name == name).cloned();
+    let catalog = get(Kind::Deployment, "bazaar-catalog").unwrap();
+    assert!(catalog.value["spec"].get("replicas").is_none());
+    let hpa = get(Kind::HorizontalPodAutoscaler, "bazaar-catalog").unwrap();
+    assert_eq!(hpa.value["apiVersion"], "autoscaling/v2");
+    assert_eq!(hpa.value["spec"]["minReplicas"], 2);
+    assert_eq!(hpa.value["spec"]["maxReplicas"], 6);
+    assert_eq!(
+        hpa.value["spec"]["metrics"][0]["resource"]["target"]["averageUtilization"],
+        70
+    );
+    assert_eq!(
+        get(Kind::Deployment, "bazaar-auth").unwrap().value["spec"]["replicas"],
+        3
+    );
+    assert!(get(Kind::HorizontalPodAutoscaler, "bazaar-auth").is_none());
+    let ingress = get(Kind::Ingress, "bazaar").unwrap();
+    assert_eq!(ingress.value["spec"]["ingressClassName"], "nginx");
+    assert_eq!(ingress.value["spec"]["tls"][0]["secretName"], "bazaar-tls");
+}
+
+#[test]
+fn external_data_stores_run_nothing_of_their_own() {
+    let shop = example("external");
+    let objects = everything(&shop);
+    assert!(!objects.iter().any(|o| o.kind == Kind::StatefulSet));
+    assert!(!objects.iter().any(|o| o.name.contains("bootstrap")));
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o.name.contains("-db-") || o.name == "outpost-redis")
+    );
+    let order = objects
+        .iter()
+        .find(|o| o.kind == Kind::Deployment && o.name == "outpost-order")
+        .unwrap();
+    let env = order.value["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap();
+    let db = env.iter().find(|e| e["name"] == "DATABASE_URL").unwrap();
+    assert_eq!(db["valueFrom"]["secretKeyRef"]["name"], "shop-databases");
+    assert_eq!(db["valueFrom"]["secretKeyRef"]["key"], "order");
+    assert!(!objects.iter().any(|o| o.kind.is_prometheus()), "monitoring is off");
+}
+
+#[test]
+fn generated_keys_and_clients_follow_the_service_formats() {
+    use ed25519_dalek::pkcs8::{DecodePrivateKey, DecodePublicKey};
+    let shop = example("minimal");
+    let secrets = secrets(&shop);
+    let get = |name: &str| secrets.iter().find(|o| o.name == name).unwrap().value["stringData"].clone();
+    let signing = get("demo-jwt-signing");
+    let (file, pem) = signing.as_object().unwrap().iter().next().unwrap();
+    let kid = file.strip_suffix(".pem").unwrap();
+    assert_eq!(kid.len(), "20261123T130512Z-9f2c1a".len());
+    assert!(kid.starts_with("20261123T130512Z-"));
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(pem.as_str().unwrap()).unwrap();
+    assert!(pem.as_str().unwrap().starts_with("-----BEGIN PRIVATE KEY-----"));
+    let public = get("demo-jwt-public");
+    let public = ed25519_dalek::VerifyingKey::from_public_key_pem(public[file.as_str()].as_str().unwrap()).unwrap();
+    assert_eq!(public, key.verifying_key());
+    let clients = get("demo-service-clients");
+    let lines: Vec<&str> = clients["clients"]
+        .as_str()
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .collect();
+    assert_eq!(lines.len(), 3);
+    for line in lines {
+        let (id, secret) = line.split_once(':').unwrap();
+        assert_eq!(clients[id].as_str().unwrap(), secret);
+        assert!(secret.len() >= 16);
+    }
+    let db = get("demo-db-order");
+    assert!(db["url"].as_str().unwrap().starts_with("postgres://order:"));
+    assert!(db["url"].as_str().unwrap().ends_with("@demo-postgres:5432/order"));
+}
+
+#[test]
+fn shops_in_two_namespaces_do_not_share_names_or_selectors() {
+    let a = example("minimal");
+    let mut b = example("minimal");
+    b.metadata.name = Some("other".to_owned());
+    let objects_b = everything(&b);
+    for o in everything(&a) {
+        assert!(!objects_b.iter().any(|p| p.kind == o.kind && p.name == o.name));
+    }
+    for p in objects_b.iter().filter(|o| o.kind == Kind::NetworkPolicy) {
+        let selector = &p.value["spec"]["podSelector"]["matchLabels"];
+        assert_eq!(selector["app.kubernetes.io/instance"], "other", "{}", p.name);
+    }
+}
+
+#[test]
+fn render_snapshots() {
+    for name in EXAMPLES {
+        let path = format!("{}/../examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let shop: Shop = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let now = Utc.with_ymd_and_hms(2026, 11, 23, 13, 5, 12).unwrap();
+        let rendered = shop_operator::cli::render(shop, now, &mut StdRng::seed_from_u64(1)).unwrap();
+        insta::assert_snapshot!(format!("render_{name}"), rendered);
+    }
+}

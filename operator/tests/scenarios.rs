@@ -1,0 +1,570 @@
+//! Mocked API-server scenarios: each pass of the reconciler must make exactly the calls listed.
+//! The in-memory API server (`shop_operator::mock::FakeApi`) stores what it is sent and plays
+//! the cluster (`settle`): a missing or an extra call fails the comparison.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Recorder, Reporter};
+use serde_json::{Value, json};
+use shop_operator::Shop;
+use shop_operator::crd::Phase;
+use shop_operator::metrics::Metrics;
+use shop_operator::mock::FakeApi;
+use shop_operator::reconcile::{Context, LONG_REQUEUE, SHORT_REQUEUE, reconcile};
+
+const NS: &str = "shop";
+
+struct Harness {
+    api: FakeApi,
+    ctx: Arc<Context>,
+}
+
+fn harness(prometheus_operator: bool) -> Harness {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let api = FakeApi::new();
+    let client = api.client();
+    let recorder = Recorder::new(
+        client.clone(),
+        Reporter {
+            controller: "shop-operator".to_owned(),
+            instance: Some("test".to_owned()),
+        },
+    );
+    let ctx = Arc::new(Context {
+        client,
+        recorder,
+        metrics: Arc::new(Metrics::default()),
+        prometheus_operator,
+    });
+    let shop = json!({
+        "apiVersion": "shopkeeper.dev/v1alpha1",
+        "kind": "Shop",
+        "metadata": {"name": "demo", "namespace": NS, "uid": "shop-uid"},
+        "spec": {"image": "shop:1"},
+    });
+    api.insert("shops", shop);
+    Harness { api, ctx }
+}
+
+impl Harness {
+    fn shop(&self) -> Shop {
+        serde_json::from_value(self.api.get("shops", NS, "demo").unwrap()).unwrap()
+    }
+
+    fn edit(&self, change: impl FnOnce(&mut Value)) {
+        self.api.update("shops", NS, "demo", |shop| {
+            change(&mut shop["spec"]);
+            let generation = shop["metadata"]["generation"].as_i64().unwrap();
+            shop["metadata"]["generation"] = json!(generation + 1);
+        });
+    }
+
+    /// One reconcile of the stored Shop; the calls it made.
+    async fn pass(&self) -> (Action, Vec<String>) {
+        self.api.take_calls();
+        let shop = Arc::new(self.shop());
+        let action = tokio::time::timeout(Duration::from_secs(10), reconcile(shop, self.ctx.clone()))
+            .await
+            .expect("reconcile hung")
+            .expect("reconcile failed");
+        (action, self.api.take_calls())
+    }
+
+    /// Passes until the Shop is Ready (the cluster settling in between).
+    async fn ready(&self) {
+        for _ in 0..6 {
+            self.pass().await;
+            self.api.settle("", false);
+        }
+        self.pass().await;
+        assert_eq!(self.status()["phase"], "Ready", "{:#}", self.status());
+    }
+
+    fn status(&self) -> Value {
+        self.api.get("shops", NS, "demo").unwrap()["status"].clone()
+    }
+
+    fn condition(&self, type_: &str) -> Value {
+        self.status()["conditions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["type"] == type_)
+            .cloned()
+            .unwrap()
+    }
+}
+
+fn calls(lines: &str) -> Vec<String> {
+    lines
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The reads every pass starts with (no Prometheus Operator installed).
+const LISTS: &str = "
+    LIST secrets
+    LIST networkpolicies
+    LIST services
+    LIST statefulsets
+    LIST jobs
+    LIST deployments
+    LIST horizontalpodautoscalers
+    LIST poddisruptionbudgets
+    LIST ingresses
+";
+
+fn with_lists(rest: &str) -> Vec<String> {
+    let mut all = calls(LISTS);
+    all.extend(calls(rest));
+    all
+}
+
+fn migration_jobs(api: &FakeApi, image: &str) -> Vec<String> {
+    api.all("jobs")
+        .iter()
+        .filter(|j| j["metadata"]["annotations"]["shopkeeper.dev/image"] == image)
+        .map(|j| j["metadata"]["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_new_shop_gets_secrets_then_data_then_migrations() {
+    let h = harness(false);
+    let (action, made) = h.pass().await;
+    let bootstrap = h.api.all("jobs")[0]["metadata"]["name"].as_str().unwrap().to_owned();
+    assert_eq!(
+        made,
+        with_lists(&format!(
+            "
+            POST secrets
+            POST secrets
+            POST secrets
+            POST secrets
+            POST secrets
+            POST secrets
+            POST secrets
+            POST secrets
+            POST secrets
+            PATCH networkpolicies/demo-default-deny
+            PATCH networkpolicies/demo-postgres
+            PATCH networkpolicies/demo-db-bootstrap
+            PATCH networkpolicies/demo-redis
+            PATCH networkpolicies/demo-migrations
+            PATCH services/demo-postgres-headless
+            PATCH services/demo-postgres
+            PATCH statefulsets/demo-postgres
+            PATCH services/demo-redis-headless
+            PATCH services/demo-redis
+            PATCH statefulsets/demo-redis
+            PATCH jobs/{bootstrap}
+            PATCH shops/demo/status
+            "
+        ))
+    );
+    assert_eq!(action, Action::requeue(SHORT_REQUEUE));
+    assert_eq!(h.status()["phase"], "Pending");
+    assert!(h.api.all("deployments").is_empty());
+
+    // Nothing changed in the cluster: only reads, and a status that now reads Provisioning.
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists("PATCH shops/demo/status"));
+    assert_eq!(h.status()["phase"], "Provisioning");
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""), "an unchanged Shop writes nothing");
+
+    // Postgres and Redis up, databases bootstrapped: the migration Jobs, nothing else.
+    h.api.settle("bootstrap", false);
+    let (action, made) = h.pass().await;
+    let jobs = migration_jobs(&h.api, "shop:1");
+    assert_eq!(jobs.len(), 3);
+    let auth = jobs.iter().find(|j| j.starts_with("demo-migrate-auth-")).unwrap();
+    let catalog = jobs.iter().find(|j| j.starts_with("demo-migrate-catalog-")).unwrap();
+    let order = jobs.iter().find(|j| j.starts_with("demo-migrate-order-")).unwrap();
+    assert_eq!(
+        made,
+        with_lists(&format!(
+            "
+            PATCH jobs/{auth}
+            PATCH jobs/{catalog}
+            PATCH jobs/{order}
+            PATCH shops/demo/status
+            "
+        ))
+    );
+    assert_eq!(action, Action::requeue(SHORT_REQUEUE));
+    assert_eq!(h.status()["phase"], "Migrating");
+    assert_eq!(h.condition("DatabaseReady")["status"], "True");
+    assert_eq!(h.condition("Migrated")["reason"], "Running");
+    // Migrations still running: the Deployments wait.
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""));
+    assert!(h.api.all("deployments").is_empty());
+}
+
+const WORKLOADS: &str = "
+    PATCH deployments/demo-auth
+    PATCH services/demo-auth
+    PATCH poddisruptionbudgets/demo-auth
+    PATCH deployments/demo-catalog
+    PATCH services/demo-catalog
+    PATCH poddisruptionbudgets/demo-catalog
+    PATCH deployments/demo-cart
+    PATCH services/demo-cart
+    PATCH poddisruptionbudgets/demo-cart
+    PATCH deployments/demo-order
+    PATCH services/demo-order
+    PATCH poddisruptionbudgets/demo-order
+    PATCH deployments/demo-gateway
+    PATCH services/demo-gateway
+    PATCH poddisruptionbudgets/demo-gateway
+    PATCH networkpolicies/demo-auth
+    PATCH networkpolicies/demo-catalog
+    PATCH networkpolicies/demo-cart
+    PATCH networkpolicies/demo-order
+    PATCH networkpolicies/demo-gateway
+    PATCH ingresses/demo
+";
+
+#[tokio::test]
+async fn migrations_done_then_workloads_then_steady_state() {
+    let h = harness(false);
+    h.pass().await;
+    h.api.settle("bootstrap", false);
+    h.pass().await;
+    h.api.settle("migrate", false);
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(&format!("{WORKLOADS}\nPATCH shops/demo/status")));
+    assert_eq!(h.status()["migratedImage"], "shop:1");
+    assert_eq!(h.condition("Migrated")["status"], "True");
+    assert_eq!(h.status()["phase"], "Provisioning", "Deployments not ready yet");
+
+    h.api.settle("", false);
+    let (action, made) = h.pass().await;
+    assert_eq!(made, with_lists("PATCH shops/demo/status"));
+    assert_eq!(action, Action::requeue(LONG_REQUEUE));
+    let status = h.status();
+    assert_eq!(status["phase"], "Ready");
+    assert_eq!(status["version"], "shop:1");
+    assert_eq!(status["url"], "http://shop.local");
+    assert_eq!(status["readyServices"], "5/5");
+    assert_eq!(status["services"]["catalog"], json!({"ready": 2, "desired": 2}));
+    let ready_since = h.condition("Ready")["lastTransitionTime"].clone();
+
+    // Steady state: reads only, not even the status.
+    for _ in 0..3 {
+        let (action, made) = h.pass().await;
+        assert_eq!(made, with_lists(""));
+        assert_eq!(action, Action::requeue(LONG_REQUEUE));
+    }
+    assert_eq!(h.condition("Ready")["lastTransitionTime"], ready_since);
+}
+
+#[tokio::test]
+async fn drift_is_corrected() {
+    let h = harness(false);
+    h.ready().await;
+    h.api.update("deployments", NS, "demo-cart", |d| {
+        d["spec"]["template"]["spec"]["containers"][0]["image"] = json!("evil:latest");
+    });
+    h.api.update("services", NS, "demo-auth", |s| {
+        s["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("someone");
+    });
+    let (_, made) = h.pass().await;
+    // The Service lost our label, so the LIST no longer sees it: it is re-applied too.
+    assert_eq!(
+        made,
+        with_lists("PATCH services/demo-auth\nPATCH deployments/demo-cart")
+    );
+    let cart = h.api.get("deployments", NS, "demo-cart").unwrap();
+    assert_eq!(cart["spec"]["template"]["spec"]["containers"][0]["image"], "shop:1");
+}
+
+#[tokio::test]
+async fn an_upgrade_migrates_first_then_rolls_out() {
+    let h = harness(false);
+    h.ready().await;
+    let old_jobs = migration_jobs(&h.api, "shop:1");
+    h.edit(|spec| spec["image"] = json!("shop:2"));
+    let (_, made) = h.pass().await;
+    let new_jobs = migration_jobs(&h.api, "shop:2");
+    assert_eq!(new_jobs.len(), 3);
+    let mut expected: Vec<String> = new_jobs.iter().map(|j| format!("PATCH jobs/{j}")).collect();
+    // The old image's Jobs are no longer wanted.
+    expected.extend(old_jobs.iter().map(|j| format!("DELETE jobs/{j}")));
+    expected.push("PATCH shops/demo/status".to_owned());
+    assert_eq!(made, with_lists(&expected.join("\n")));
+    for d in h.api.all("deployments") {
+        assert_eq!(
+            d["spec"]["template"]["spec"]["containers"][0]["image"], "shop:1",
+            "old image until migrated"
+        );
+    }
+    assert_eq!(h.status()["phase"], "Migrating");
+    assert_eq!(h.status()["version"], "shop:1");
+    assert_eq!(
+        h.condition("ServicesAvailable")["status"],
+        "True",
+        "the old version serves"
+    );
+
+    h.api.settle("migrate", false);
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists(
+            "
+            PATCH deployments/demo-auth
+            PATCH deployments/demo-catalog
+            PATCH deployments/demo-cart
+            PATCH deployments/demo-order
+            PATCH deployments/demo-gateway
+            PATCH shops/demo/status
+            "
+        )
+    );
+    for d in h.api.all("deployments") {
+        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "shop:2");
+    }
+    h.api.settle("", false);
+    h.pass().await;
+    assert_eq!(h.status()["phase"], "Ready");
+    assert_eq!(h.status()["version"], "shop:2");
+}
+
+#[tokio::test]
+async fn a_failed_migration_keeps_the_old_version_serving() {
+    let h = harness(false);
+    h.ready().await;
+    h.edit(|spec| spec["image"] = json!("shop:broken"));
+    h.pass().await;
+    h.api.settle("migrate", true);
+    let (action, made) = h.pass().await;
+    assert_eq!(made, with_lists("POST events\nPATCH shops/demo/status"));
+    assert_eq!(action, Action::requeue(LONG_REQUEUE));
+    let status = h.status();
+    assert_eq!(status["phase"], "Degraded");
+    assert_eq!(status["version"], "shop:1");
+    assert_eq!(status["migratedImage"], "shop:1");
+    let migrated = h.condition("Migrated");
+    assert_eq!(migrated["status"], "False");
+    assert_eq!(migrated["reason"], "MigrationFailed");
+    assert!(migrated["message"].as_str().unwrap().contains("BackoffLimitExceeded"));
+    assert!(
+        status["phaseReason"]
+            .as_str()
+            .unwrap()
+            .contains("previous version keeps serving")
+    );
+    for d in h.api.all("deployments") {
+        assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "shop:1");
+    }
+    let event = &h.api.all("events")[0];
+    assert_eq!(event["type"], "Warning");
+    assert_eq!(event["reason"], "MigrationFailed");
+    // The Event is published once, not on every pass.
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""));
+}
+
+#[tokio::test]
+async fn replicas_and_autoscaling_changes_are_applied() {
+    let h = harness(false);
+    h.ready().await;
+    h.edit(|spec| {
+        spec["services"] = json!({
+            "cart": {"replicas": 4},
+            "catalog": {"autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCPU": 70}},
+        });
+    });
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists(
+            "
+            PATCH deployments/demo-catalog
+            PATCH horizontalpodautoscalers/demo-catalog
+            PATCH deployments/demo-cart
+            PATCH shops/demo/status
+            "
+        )
+    );
+    assert_eq!(
+        h.api.get("deployments", NS, "demo-cart").unwrap()["spec"]["replicas"],
+        4
+    );
+    let hpa = h.api.get("horizontalpodautoscalers", NS, "demo-catalog").unwrap();
+    assert_eq!(hpa["spec"]["maxReplicas"], 6);
+}
+
+#[tokio::test]
+async fn a_disabled_service_is_deleted_by_label() {
+    let h = harness(false);
+    h.ready().await;
+    h.edit(|spec| spec["services"] = json!({"cart": {"enabled": false}}));
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists(
+            "
+            PATCH networkpolicies/demo-redis
+            PATCH networkpolicies/demo-auth
+            PATCH networkpolicies/demo-catalog
+            PATCH networkpolicies/demo-order
+            PATCH networkpolicies/demo-gateway
+            DELETE networkpolicies/demo-cart
+            DELETE services/demo-cart
+            DELETE deployments/demo-cart
+            DELETE poddisruptionbudgets/demo-cart
+            PATCH shops/demo/status
+            "
+        )
+    );
+    assert!(h.api.get("deployments", NS, "demo-cart").is_none());
+    assert_eq!(h.status()["readyServices"], "4/4");
+}
+
+#[tokio::test]
+async fn a_paused_shop_gets_no_writes_but_its_status() {
+    let h = harness(false);
+    h.ready().await;
+    h.edit(|spec| {
+        spec["paused"] = json!(true);
+        spec["image"] = json!("shop:2");
+    });
+    let (action, made) = h.pass().await;
+    assert_eq!(made, with_lists("PATCH shops/demo/status"));
+    assert_eq!(action, Action::requeue(LONG_REQUEUE));
+    assert!(h.status()["phaseReason"].as_str().unwrap().starts_with("paused"));
+    assert!(migration_jobs(&h.api, "shop:2").is_empty());
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""));
+}
+
+#[tokio::test]
+async fn a_deleted_shop_is_left_to_the_garbage_collector() {
+    let h = harness(false);
+    h.ready().await;
+    h.api.update("shops", NS, "demo", |shop| {
+        shop["metadata"]["deletionTimestamp"] = json!("2026-01-01T00:00:00Z");
+    });
+    let (action, made) = h.pass().await;
+    assert!(made.is_empty(), "{made:?}");
+    assert_eq!(action, Action::await_change());
+}
+
+#[tokio::test]
+async fn monitoring_objects_are_made_when_the_prometheus_operator_is_there() {
+    let h = harness(true);
+    h.ready().await;
+    assert!(h.api.get("servicemonitors", NS, "demo").is_some());
+    assert!(h.api.get("prometheusrules", NS, "demo").is_some());
+    h.edit(|spec| spec["monitoring"] = json!({"serviceMonitor": false, "prometheusRule": true}));
+    let (_, made) = h.pass().await;
+    assert!(made.contains(&"DELETE servicemonitors/demo".to_owned()), "{made:?}");
+}
+
+#[tokio::test]
+async fn existing_secrets_are_never_overwritten() {
+    let h = harness(false);
+    h.api.insert(
+        "secrets",
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "demo-admin", "namespace": NS,
+               "labels": {"shopkeeper.dev/shop": "demo", "app.kubernetes.io/managed-by": "shop-operator"}},
+               "stringData": {"password": "chosen-by-a-person"}}),
+    );
+    let (_, made) = h.pass().await;
+    assert_eq!(made.iter().filter(|c| *c == "POST secrets").count(), 8);
+    let admin = h.api.get("secrets", NS, "demo-admin").unwrap();
+    assert_eq!(admin["stringData"]["password"], "chosen-by-a-person");
+}
+
+#[tokio::test]
+async fn an_invalid_spec_fails_in_the_status() {
+    let h = harness(false);
+    h.edit(|spec| spec["services"] = json!({"auth": {"autoscaling": {"minReplicas": 5, "maxReplicas": 2}}}));
+    let (action, made) = h.pass().await;
+    assert_eq!(made, calls("PATCH shops/demo/status"));
+    assert_eq!(action, Action::await_change());
+    assert_eq!(h.status()["phase"], serde_json::to_value(Phase::Failed).unwrap());
+}
+
+#[tokio::test]
+async fn a_restarting_postgres_deletes_nothing() {
+    let h = harness(false);
+    h.ready().await;
+    h.api.update("statefulsets", NS, "demo-postgres", |s| {
+        s["status"]["readyReplicas"] = json!(0)
+    });
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists("PATCH shops/demo/status"));
+    assert_eq!(migration_jobs(&h.api, "shop:1").len(), 3, "migration Jobs stay");
+    assert_eq!(h.status()["phase"], "Degraded");
+    assert_eq!(h.condition("DatabaseReady")["reason"], "Starting");
+    assert_eq!(h.status()["version"], "shop:1");
+}
+
+#[tokio::test]
+async fn a_bigger_volume_grows_the_pvc_not_the_claim_template() {
+    let h = harness(false);
+    h.ready().await;
+    h.api.insert(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "data-demo-postgres-0", "namespace": NS},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    h.edit(|spec| spec["postgres"] = json!({"storage": "5Gi"}));
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists(
+            "
+            PATCH statefulsets/demo-postgres
+            GET persistentvolumeclaims/data-demo-postgres-0
+            PATCH persistentvolumeclaims/data-demo-postgres-0
+            PATCH shops/demo/status
+            "
+        )
+    );
+    let sts = h.api.get("statefulsets", NS, "demo-postgres").unwrap();
+    let template = &sts["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"];
+    assert_eq!(template, "1Gi", "claim templates are immutable");
+    let pvc = h.api.get("persistentvolumeclaims", NS, "data-demo-postgres-0").unwrap();
+    assert_eq!(pvc["spec"]["resources"]["requests"]["storage"], "5Gi");
+    // Grown: a read, no write.
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists("GET persistentvolumeclaims/data-demo-postgres-0"));
+}
+
+#[test]
+fn quantities_compare_by_bytes() {
+    use shop_operator::reconcile::quantity_bytes;
+    assert_eq!(quantity_bytes("1Gi"), Some(1073741824.0));
+    assert!(quantity_bytes("1024Mi") == quantity_bytes("1Gi"));
+    assert!(quantity_bytes("2G").unwrap() < quantity_bytes("2Gi").unwrap());
+    assert_eq!(quantity_bytes("1.5Ki"), Some(1536.0));
+    assert_eq!(quantity_bytes("lots"), None);
+}
+
+#[tokio::test]
+async fn switching_redis_persistence_recreates_its_statefulset() {
+    let h = harness(false);
+    h.ready().await;
+    h.edit(|spec| spec["redis"] = json!({"persistence": true}));
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists("DELETE statefulsets/demo-redis\nPATCH shops/demo/status")
+    );
+    let (_, made) = h.pass().await;
+    assert!(made.contains(&"PATCH statefulsets/demo-redis".to_owned()), "{made:?}");
+    let sts = h.api.get("statefulsets", NS, "demo-redis").unwrap();
+    assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+}

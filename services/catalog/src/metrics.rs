@@ -1,0 +1,46 @@
+//! Catalog's business metrics (besides the RED ones every service has).
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+
+/// A `result` label.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Outcome {
+    /// What happened.
+    pub result: &'static str,
+}
+
+/// Reservations and low stock.
+#[derive(Clone, Default)]
+pub struct CatalogMetrics {
+    /// `catalog_reservations_total{result=reserved|rejected|released|replayed}`.
+    pub reservations: Family<Outcome, Counter>,
+    /// `catalog_products_low_stock`: active products below `LOW_STOCK_THRESHOLD`.
+    pub low_stock: Gauge,
+}
+
+impl CatalogMetrics {
+    /// Creates and registers the metrics.
+    pub fn register(registry: &mut Registry) -> Self {
+        let m = Self::default();
+        registry.register(
+            "catalog_reservations",
+            "Stock reservation requests by result",
+            m.reservations.clone(),
+        );
+        registry.register(
+            "catalog_products_low_stock",
+            "Active products below the low-stock threshold",
+            m.low_stock.clone(),
+        );
+        m
+    }
+
+    /// Counts one reservation outcome.
+    pub fn reservation(&self, result: &'static str) {
+        self.reservations.get_or_create(&Outcome { result }).inc();
+    }
+}

@@ -1,0 +1,52 @@
+//! The OpenAPI document, served at `/openapi.json`.
+
+use axum::response::IntoResponse;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes::{categories, internal, products, templates};
+use crate::store;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(components) = openapi.components.as_mut() {
+            components.add_security_scheme(
+                "bearer",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .bearer_format("JWT")
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// The catalog API.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Shopkeeper catalog", description = "Products, categories, attribute templates, search and stock reservations. Errors are application/problem+json (RFC 9457)."),
+    paths(
+        products::list, products::search, products::show, products::by_sku, products::batch,
+        products::create, products::update, products::deactivate, products::replace_images, products::adjust_stock,
+        categories::list, categories::create, categories::update, categories::delete,
+        templates::list, templates::show, templates::create, templates::update, templates::delete,
+        internal::batch, internal::reserve, internal::release, internal::status,
+    ),
+    components(schemas(store::products::Product, store::categories::Category, store::templates::Template,
+        store::reservations::Reservation, store::reservations::Item, store::reservations::Shortfall,
+        products::ProductPage, products::SearchResponse, products::BatchRequest, products::BatchResponse,
+        products::CreateProduct, products::UpdateProduct, products::Images, products::StockAdjustment, products::StockLevel,
+        categories::CreateCategory, categories::UpdateCategory, templates::CreateTemplate, templates::UpdateTemplate,
+        internal::ReserveRequest, internal::RequestItem)),
+    modifiers(&BearerAuth),
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn openapi_json() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}

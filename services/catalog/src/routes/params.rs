@@ -1,0 +1,195 @@
+//! Query parameters of the product list and search, parsed by hand so that a key may repeat
+//! (`category=a&category=b`) as well as carry a comma list (`category=a,b`).
+
+use rust_decimal::Decimal;
+use shop_kit::Problem;
+use shop_kit::problem::FieldError;
+
+use crate::store::products::Sort;
+
+/// The largest page.
+pub const MAX_PER_PAGE: i64 = 100;
+/// The most words a text query may have.
+pub const MAX_TERMS: usize = 10;
+
+/// `GET /products` parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListParams {
+    pub q: Option<String>,
+    pub categories: Vec<String>,
+    pub price_min: Option<Decimal>,
+    pub price_max: Option<Decimal>,
+    pub in_stock: bool,
+    pub include_inactive: bool,
+    pub sort: Sort,
+    pub page: i64,
+    pub per_page: i64,
+}
+
+impl Default for ListParams {
+    fn default() -> Self {
+        Self {
+            q: None,
+            categories: Vec::new(),
+            price_min: None,
+            price_max: None,
+            in_stock: false,
+            include_inactive: false,
+            sort: Sort::Relevance,
+            page: 1,
+            per_page: 20,
+        }
+    }
+}
+
+fn boolean(v: &str) -> Result<bool, String> {
+    match v {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" | "" => Ok(false),
+        _ => Err("must be true or false".into()),
+    }
+}
+
+fn money(v: &str) -> Result<Decimal, String> {
+    let d: Decimal = v.trim().parse().map_err(|_| "must be a decimal number".to_owned())?;
+    crate::domain::price(d)
+}
+
+fn int(v: &str, min: i64, max: i64) -> Result<i64, String> {
+    match v.trim().parse::<i64>() {
+        Ok(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(format!("must be a whole number from {min} to {max}")),
+    }
+}
+
+impl ListParams {
+    /// Parses a raw query string. `aliases` maps the search endpoint's names (`query`,
+    /// `categories`, `limit`) onto the list's.
+    pub fn parse(raw: Option<&str>) -> Result<Self, Problem> {
+        let mut p = Self::default();
+        let mut errors = Vec::new();
+        let mut check = |key: &str, r: Result<(), String>| {
+            if let Err(m) = r {
+                errors.push(FieldError::new(key, m));
+            }
+        };
+        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            let v = value.as_ref();
+            match key.as_ref() {
+                "q" | "query" => {
+                    if v.chars().count() > 200 {
+                        check(&key, Err("must be at most 200 characters".into()));
+                    } else if !v.trim().is_empty() {
+                        p.q = Some(v.trim().to_owned());
+                    }
+                }
+                "category" | "categories" => {
+                    for slug in v.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+                        match crate::domain::slug(slug) {
+                            Ok(s) if p.categories.len() < 20 => p.categories.push(s),
+                            Ok(_) => check(&key, Err("at most 20 categories".into())),
+                            Err(m) => check(&key, Err(format!("{slug:?} {m}"))),
+                        }
+                    }
+                }
+                "price_min" => check(&key, money(v).map(|d| p.price_min = Some(d))),
+                "price_max" => check(&key, money(v).map(|d| p.price_max = Some(d))),
+                "in_stock" => check(&key, boolean(v).map(|b| p.in_stock = b)),
+                "include_inactive" => check(&key, boolean(v).map(|b| p.include_inactive = b)),
+                "sort" => check(
+                    &key,
+                    match v {
+                        "relevance" => Ok(Sort::Relevance),
+                        "newest" => Ok(Sort::Newest),
+                        "price_asc" => Ok(Sort::PriceAsc),
+                        "price_desc" => Ok(Sort::PriceDesc),
+                        "name" => Ok(Sort::Name),
+                        _ => Err("must be relevance, newest, price_asc, price_desc or name".into()),
+                    }
+                    .map(|s| p.sort = s),
+                ),
+                "page" => check(&key, int(v, 1, 100_000).map(|n| p.page = n)),
+                "per_page" | "limit" => check(&key, int(v, 1, MAX_PER_PAGE).map(|n| p.per_page = n)),
+                other => check(other, Err("is not a known parameter".into())),
+            }
+        }
+        if let (Some(min), Some(max)) = (p.price_min, p.price_max)
+            && min > max
+        {
+            errors.push(FieldError::new("price_min", "must not exceed price_max"));
+        }
+        if errors.is_empty() {
+            Ok(p)
+        } else {
+            Err(Problem::validation(errors))
+        }
+    }
+
+    /// The text query as a safe `to_tsquery` expression: each word (letters and digits only)
+    /// as a prefix match, all required. `Some(None)` when the query has no word at all
+    /// (only punctuation): it matches nothing.
+    pub fn tsquery(&self) -> Option<Option<String>> {
+        let q = self.q.as_ref()?;
+        let terms: Vec<String> = q
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|t| !t.is_empty())
+            .take(MAX_TERMS)
+            .map(|t| format!("'{}':*", t.to_lowercase().chars().take(50).collect::<String>()))
+            .collect();
+        Some(if terms.is_empty() {
+            None
+        } else {
+            Some(terms.join(" & "))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn repeated_and_comma_separated_categories() {
+        let p = ListParams::parse(Some("category=books&category=toys,games&sort=price_asc&per_page=5")).expect("valid");
+        assert_eq!(p.categories, ["books", "toys", "games"]);
+        assert_eq!(p.sort, Sort::PriceAsc);
+        assert_eq!(p.per_page, 5);
+    }
+
+    #[test]
+    fn bad_values_name_their_parameter() {
+        let err = ListParams::parse(Some("per_page=1000&price_min=-1&sort=random&colour=red&in_stock=maybe"))
+            .expect_err("invalid");
+        let body = serde_json::to_value(&err).expect("json");
+        let pointers: Vec<&str> = body["errors"]
+            .as_array()
+            .expect("errors")
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap_or(""))
+            .collect();
+        assert_eq!(pointers, ["per_page", "price_min", "sort", "colour", "in_stock"]);
+        assert!(ListParams::parse(Some("price_min=10&price_max=5")).is_err());
+        assert!(ListParams::parse(Some("page=99999999999999999999")).is_err());
+        assert!(ListParams::parse(Some("price_max=1e400")).is_err());
+    }
+
+    #[test]
+    fn text_queries_become_safe_prefix_queries() {
+        let p = |q: &str| {
+            ListParams {
+                q: Some(q.into()),
+                ..Default::default()
+            }
+            .tsquery()
+        };
+        assert_eq!(p("Café  crème"), Some(Some("'café':* & 'crème':*".into())));
+        assert_eq!(
+            p("'; DROP TABLE products; --"),
+            Some(Some("'drop':* & 'table':* & 'products':*".into()))
+        );
+        assert_eq!(p("!!! & | :*"), Some(None));
+        assert_eq!(ListParams::default().tsquery(), None);
+        let many = "a ".repeat(50);
+        assert_eq!(p(&many).flatten().map(|s| s.matches(":*").count()), Some(MAX_TERMS));
+    }
+}

@@ -1,0 +1,110 @@
+//! Categories.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A category.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Category {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Active products in it.
+    pub product_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+macro_rules! columns {
+    () => {
+        "c.id, c.slug, c.name, c.description, c.created_at, c.updated_at,
+         (SELECT count(*) FROM product_categories pc JOIN products p ON p.id = pc.product_id
+           WHERE pc.category_id = c.id AND p.is_active) AS product_count"
+    };
+}
+
+/// Every category, by name.
+pub async fn list(db: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
+    sqlx::query_as(concat!(
+        "SELECT ",
+        columns!(),
+        " FROM categories c ORDER BY c.name, c.id"
+    ))
+    .fetch_all(db)
+    .await
+}
+
+/// One category.
+pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Category>, sqlx::Error> {
+    sqlx::query_as(concat!("SELECT ", columns!(), " FROM categories c WHERE c.id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Creates a category.
+pub async fn insert(db: &PgPool, slug: &str, name: &str, description: Option<&str>) -> Result<Category, sqlx::Error> {
+    let id = Uuid::now_v7();
+    sqlx::query("INSERT INTO categories (id, slug, name, description) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(slug)
+        .bind(name)
+        .bind(description)
+        .execute(db)
+        .await?;
+    get(db, id).await?.ok_or(sqlx::Error::RowNotFound)
+}
+
+/// Changes a category; `None` keeps a field, `Some(None)` clears the description.
+pub async fn update(
+    db: &PgPool,
+    id: Uuid,
+    slug: Option<&str>,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+) -> Result<Option<Category>, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE categories SET slug = COALESCE($2, slug), name = COALESCE($3, name),
+             description = CASE WHEN $4 THEN $5 ELSE description END, updated_at = now()
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(slug)
+    .bind(name)
+    .bind(description.is_some())
+    .bind(description.flatten())
+    .execute(db)
+    .await?;
+    if done.rows_affected() == 0 {
+        return Ok(None);
+    }
+    get(db, id).await
+}
+
+/// Deletes a category (its products stay, without it). Whether it existed.
+pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM categories WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}
+
+/// The ids of these slugs; the second list holds the slugs that do not exist.
+pub async fn resolve(db: &PgPool, slugs: &[String]) -> Result<(Vec<Uuid>, Vec<String>), sqlx::Error> {
+    let found: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, slug FROM categories WHERE slug = ANY($1)")
+        .bind(slugs)
+        .fetch_all(db)
+        .await?;
+    let missing = slugs
+        .iter()
+        .filter(|s| !found.iter().any(|(_, f)| f == *s))
+        .cloned()
+        .collect();
+    Ok((found.into_iter().map(|(id, _)| id).collect(), missing))
+}

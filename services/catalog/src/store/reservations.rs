@@ -1,0 +1,219 @@
+//! Stock reservations: all or nothing, keyed by order id, released at most once.
+//!
+//! Reserving locks the products' rows in id order (so concurrent multi-item reservations
+//! cannot deadlock), checks every line, then decrements them all; any shortfall rolls the
+//! whole transaction back. The reservation row is inserted first with `ON CONFLICT DO
+//! NOTHING`: a concurrent request with the same order id waits for the first to finish and
+//! then sees its result, which is what makes the call idempotent.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use sqlx::PgPool;
+use sqlx::types::Json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// One line of a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Item {
+    pub product_id: Uuid,
+    pub qty: i32,
+}
+
+/// Merges lines of the same product and sorts by product id: the canonical form that is stored
+/// and compared.
+pub fn normalise(items: &[Item]) -> Vec<Item> {
+    let mut merged: BTreeMap<Uuid, i64> = BTreeMap::new();
+    for i in items {
+        *merged.entry(i.product_id).or_default() += i64::from(i.qty);
+    }
+    merged
+        .into_iter()
+        .map(|(product_id, qty)| Item {
+            product_id,
+            qty: i32::try_from(qty).unwrap_or(i32::MAX),
+        })
+        .collect()
+}
+
+/// A reservation.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Reservation {
+    pub order_id: Uuid,
+    /// `reserved` or `released`.
+    pub status: String,
+    #[schema(value_type = Vec<Item>)]
+    pub items: Json<Vec<Item>>,
+    /// The client id of the service that reserved.
+    pub reserved_by: String,
+    pub created_at: DateTime<Utc>,
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// Why a line cannot be reserved.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct Shortfall {
+    pub product_id: Uuid,
+    pub requested: i32,
+    /// What is in stock (0 for unknown or inactive products).
+    pub available: i32,
+    /// `insufficient_stock`, `inactive` or `unknown_product`.
+    pub reason: &'static str,
+}
+
+/// What a reservation request came to.
+#[derive(Debug)]
+pub enum Reserved {
+    /// Stock was taken now.
+    New(Reservation),
+    /// The same order id with the same items was reserved before; nothing changed.
+    Replayed(Reservation),
+    /// The same order id was used with other items.
+    Conflict(Reservation),
+    /// Nothing was reserved.
+    Rejected(Vec<Shortfall>),
+}
+
+async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, order_id: Uuid) -> Result<Option<Reservation>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT order_id, status, items, reserved_by, created_at, released_at FROM reservations WHERE order_id = $1",
+    )
+    .bind(order_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The reservation of an order.
+pub async fn get(db: &PgPool, order_id: Uuid) -> Result<Option<Reservation>, sqlx::Error> {
+    fetch(db, order_id).await
+}
+
+fn split(items: &[Item]) -> (Vec<Uuid>, Vec<i32>) {
+    items.iter().map(|i| (i.product_id, i.qty)).unzip()
+}
+
+/// Reserves `items` (normalised) for `order_id`, all or nothing.
+pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> Result<Reserved, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO reservations (order_id, items, reserved_by) VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING",
+    )
+    .bind(order_id)
+    .bind(Json(items))
+    .bind(by)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !inserted {
+        let existing = fetch(&mut *tx, order_id).await?.ok_or(sqlx::Error::RowNotFound)?;
+        tx.commit().await?;
+        return Ok(if existing.items.0 == items {
+            Reserved::Replayed(existing)
+        } else {
+            Reserved::Conflict(existing)
+        });
+    }
+    let (ids, qtys) = split(items);
+    let rows: Vec<(Uuid, i32, bool)> =
+        sqlx::query_as("SELECT id, stock, is_active FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+            .bind(&ids)
+            .fetch_all(&mut *tx)
+            .await?;
+    let shortfalls: Vec<Shortfall> = items
+        .iter()
+        .filter_map(|item| {
+            let row = rows.iter().find(|(id, _, _)| *id == item.product_id);
+            let (available, reason) = match row {
+                None => (0, "unknown_product"),
+                Some((_, _, false)) => (0, "inactive"),
+                Some((_, stock, true)) if *stock < item.qty => (*stock, "insufficient_stock"),
+                Some(_) => return None,
+            };
+            Some(Shortfall {
+                product_id: item.product_id,
+                requested: item.qty,
+                available,
+                reason,
+            })
+        })
+        .collect();
+    if !shortfalls.is_empty() {
+        tx.rollback().await?;
+        return Ok(Reserved::Rejected(shortfalls));
+    }
+    sqlx::query(
+        "UPDATE products p SET stock = p.stock - i.qty, version = p.version + 1, updated_at = now()
+         FROM unnest($1::uuid[], $2::int[]) AS i(id, qty) WHERE p.id = i.id",
+    )
+    .bind(&ids)
+    .bind(&qtys)
+    .execute(&mut *tx)
+    .await?;
+    let reservation = fetch(&mut *tx, order_id).await?.ok_or(sqlx::Error::RowNotFound)?;
+    tx.commit().await?;
+    Ok(Reserved::New(reservation))
+}
+
+/// What a release came to.
+#[derive(Debug)]
+pub enum Released {
+    /// Stock was given back now.
+    Now(Reservation),
+    /// It had been released before; nothing changed.
+    Already(Reservation),
+    NotFound,
+}
+
+/// Gives the stock of `order_id`'s reservation back, exactly once.
+pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let released: Option<Reservation> = sqlx::query_as(
+        "UPDATE reservations SET status = 'released', released_at = now()
+         WHERE order_id = $1 AND status = 'reserved'
+         RETURNING order_id, status, items, reserved_by, created_at, released_at",
+    )
+    .bind(order_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(reservation) = released else {
+        let existing = fetch(&mut *tx, order_id).await?;
+        tx.commit().await?;
+        return Ok(existing.map_or(Released::NotFound, Released::Already));
+    };
+    let (ids, qtys) = split(&reservation.items.0);
+    // Same lock order as `reserve`.
+    sqlx::query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
+        .bind(&ids)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "UPDATE products p SET stock = p.stock + i.qty, version = p.version + 1, updated_at = now()
+         FROM unnest($1::uuid[], $2::int[]) AS i(id, qty) WHERE p.id = i.id",
+    )
+    .bind(&ids)
+    .bind(&qtys)
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(Released::Now(reservation))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn normalising_merges_and_sorts() {
+        let a = Uuid::from_u128(2);
+        let b = Uuid::from_u128(1);
+        let n = normalise(&[
+            Item { product_id: a, qty: 1 },
+            Item { product_id: b, qty: 2 },
+            Item { product_id: a, qty: 3 },
+        ]);
+        assert_eq!(n, vec![Item { product_id: b, qty: 2 }, Item { product_id: a, qty: 4 }]);
+    }
+}

@@ -1,0 +1,87 @@
+//! Attribute templates: a name and a JSON Schema for product attributes.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::PgPool;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A template.
+#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
+pub struct Template {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// The JSON Schema product attributes must satisfy.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Every template, by name.
+pub async fn list(db: &PgPool) -> Result<Vec<Template>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, description, schema, created_at, updated_at FROM templates ORDER BY lower(name)")
+        .fetch_all(db)
+        .await
+}
+
+/// One template.
+pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Template>, sqlx::Error> {
+    sqlx::query_as("SELECT id, name, description, schema, created_at, updated_at FROM templates WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+/// Creates a template (the schema was validated by the caller).
+pub async fn insert(
+    db: &PgPool,
+    name: &str,
+    description: Option<&str>,
+    schema: &serde_json::Value,
+) -> Result<Template, sqlx::Error> {
+    sqlx::query_as(
+        "INSERT INTO templates (id, name, description, schema) VALUES ($1, $2, $3, $4)
+         RETURNING id, name, description, schema, created_at, updated_at",
+    )
+    .bind(Uuid::now_v7())
+    .bind(name)
+    .bind(description)
+    .bind(schema)
+    .fetch_one(db)
+    .await
+}
+
+/// Changes a template; `None` keeps a field.
+pub async fn update(
+    db: &PgPool,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<Option<&str>>,
+    schema: Option<&serde_json::Value>,
+) -> Result<Option<Template>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE templates SET name = COALESCE($2, name),
+             description = CASE WHEN $3 THEN $4 ELSE description END,
+             schema = COALESCE($5, schema), updated_at = now()
+         WHERE id = $1 RETURNING id, name, description, schema, created_at, updated_at",
+    )
+    .bind(id)
+    .bind(name)
+    .bind(description.is_some())
+    .bind(description.flatten())
+    .bind(schema)
+    .fetch_optional(db)
+    .await
+}
+
+/// Deletes a template; fails with the foreign-key violation while products use it.
+pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
+    Ok(sqlx::query("DELETE FROM templates WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?
+        .rows_affected()
+        == 1)
+}

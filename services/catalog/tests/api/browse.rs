@@ -1,0 +1,215 @@
+//! The public side: list with filters, sort and pagination; lookups; search; batch.
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+fn skus(page: &Value) -> Vec<String> {
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["sku"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn filters_sorts_and_pages() {
+    let app = spawn_app().await;
+    app.category("books").await;
+    app.category("toys").await;
+    app.category("garden").await;
+    app.product(json!({"sku": "B-1", "name": "Atlas", "price": "30.00", "categories": ["books"]}))
+        .await;
+    app.product(json!({"sku": "B-2", "name": "Cookbook", "price": "12.50", "stock": 0, "categories": ["books"]}))
+        .await;
+    app.product(json!({"sku": "T-1", "name": "Kite", "price": "5.00", "categories": ["toys"]}))
+        .await;
+    app.product(json!({"sku": "T-2", "name": "blocks", "price": "99.99", "categories": ["toys", "books"]}))
+        .await;
+    app.product(json!({"sku": "G-1", "name": "Rake", "price": "20.00", "categories": ["garden"], "is_active": false}))
+        .await;
+
+    let all = json(app.get("/products").await).await;
+    assert_eq!(all["total"], 4, "the inactive product is hidden");
+    assert_eq!(skus(&all), ["T-2", "T-1", "B-2", "B-1"], "newest first by default");
+
+    assert_eq!(
+        skus(&json(app.get("/products?category=books&sort=price_asc").await).await),
+        ["B-2", "B-1", "T-2"]
+    );
+    assert_eq!(
+        skus(&json(app.get("/products?category=toys&category=garden&sort=price_desc").await).await),
+        ["T-2", "T-1"]
+    );
+    assert_eq!(
+        skus(&json(app.get("/products?category=toys,books&sort=name").await).await),
+        ["B-1", "T-2", "B-2", "T-1"]
+    );
+    assert_eq!(
+        skus(&json(app.get("/products?price_min=10&price_max=30&sort=price_asc").await).await),
+        ["B-2", "B-1"]
+    );
+    assert_eq!(
+        skus(&json(app.get("/products?in_stock=true&category=books&sort=price_asc").await).await),
+        ["B-1", "T-2"]
+    );
+
+    // Pages are disjoint and complete, whatever the order.
+    for sort in ["newest", "price_asc", "price_desc", "name", "relevance"] {
+        let mut seen = Vec::new();
+        for page in 1..=3 {
+            let p = json(app.get(&format!("/products?per_page=2&page={page}&sort={sort}")).await).await;
+            seen.extend(skus(&p));
+        }
+        seen.sort();
+        assert_eq!(seen, ["B-1", "B-2", "T-1", "T-2"], "{sort}");
+    }
+
+    // Admins may ask for inactive ones; nobody else can.
+    let with_inactive = json(app.get_as(&app.admin, "/products?include_inactive=true").await).await;
+    assert_eq!(with_inactive["total"], 5);
+    let customer = json(app.get_as(&app.customer, "/products?include_inactive=true").await).await;
+    assert_eq!(customer["total"], 4);
+}
+
+#[tokio::test]
+async fn lookups_by_id_and_case_insensitive_sku() {
+    let app = spawn_app().await;
+    let p = app.product(json!({"sku": "Mixed-Case.1", "name": "Lamp"})).await;
+    let id = p["id"].as_str().unwrap();
+    assert_eq!(json(app.get(&format!("/products/{id}")).await).await["name"], "Lamp");
+    assert_eq!(json(app.get("/products/sku/mixed-case.1").await).await["id"], id);
+    problem(app.get("/products/sku/nope").await, 404).await;
+    problem(app.get("/products/00000000-0000-0000-0000-000000000000").await, 404).await;
+    problem(app.get("/products/not-a-uuid").await, 400).await;
+
+    // Deactivated: gone for the public, still there for admins.
+    assert_eq!(
+        app.send(
+            reqwest::Method::DELETE,
+            Some(&app.admin),
+            &format!("/products/{id}"),
+            &json!({})
+        )
+        .await
+        .status(),
+        204
+    );
+    problem(app.get(&format!("/products/{id}")).await, 404).await;
+    assert_eq!(
+        json(app.get_as(&app.admin, &format!("/products/{id}")).await).await["is_active"],
+        false
+    );
+}
+
+#[tokio::test]
+async fn full_text_search_tolerates_case_accents_and_prefixes() {
+    let app = spawn_app().await;
+    app.category("clothing").await;
+    app.product(json!({"sku": "CLO-1", "name": "Crème cashmere scarf", "description": "Featherweight café-au-lait wool", "categories": ["clothing"]})).await;
+    app.product(json!({"sku": "CLO-2", "name": "Wool socks", "description": "Warm", "categories": ["clothing"]}))
+        .await;
+    app.product(json!({"sku": "KIT-9", "name": "Kettle", "description": "Boils water for café"}))
+        .await;
+
+    let q = |q: &str| {
+        let app = &app;
+        let q = q.to_owned();
+        async move { skus(&json(app.get(&format!("/products?q={}", urlencode(&q))).await).await) }
+    };
+    assert_eq!(q("CREME").await, ["CLO-1"]);
+    assert_eq!(q("cafe").await.len(), 2, "accents are ignored in the text too");
+    assert_eq!(q("cash").await, ["CLO-1"], "prefix match");
+    assert_eq!(q("clo-2").await, ["CLO-2"], "SKUs are searchable");
+    let mut wool = q("wool").await;
+    wool.sort();
+    assert_eq!(wool, ["CLO-1", "CLO-2"]);
+    assert_eq!(q("wool socks").await, ["CLO-2"], "every word must match");
+    assert!(q("nothing-like-this").await.is_empty());
+    // Hostile and odd input is just text.
+    for nasty in [
+        "'; DROP TABLE products; --",
+        "%' OR 1=1 --",
+        "a:* | !b",
+        "(((",
+        "\\",
+        "кашемир",
+        "🧣",
+        "&&&",
+    ] {
+        let r = app.get(&format!("/products?q={}", urlencode(nasty))).await;
+        assert_eq!(r.status(), 200, "{nasty}");
+    }
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM products")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 3);
+
+    // The relevance order puts the name match above the description match.
+    let ranked = json(app.get("/search?query=wool").await).await;
+    assert_eq!(ranked["results"][0]["sku"], "CLO-2");
+    assert_eq!(ranked["results"][1]["sku"], "CLO-1");
+    let scoped = json(app.get("/search?query=cafe&categories=clothing").await).await;
+    assert_eq!(scoped["total"], 1);
+    let r = app
+        .http
+        .get(app.url("/search?query=wool"))
+        .header("x-request-id", "search-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(r).await["request_id"], "search-1");
+    problem(app.get("/search").await, 422).await;
+}
+
+pub fn urlencode(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn categories_are_listed_with_counts() {
+    let app = spawn_app().await;
+    app.category("a-cat").await;
+    app.category("b-cat").await;
+    app.product(json!({"categories": ["a-cat"]})).await;
+    app.product(json!({"categories": ["a-cat"], "is_active": false})).await;
+    let cats = json(app.get("/categories").await).await;
+    let a = cats.as_array().unwrap().iter().find(|c| c["slug"] == "a-cat").unwrap();
+    assert_eq!(a["product_count"], 1, "active products only");
+}
+
+#[tokio::test]
+async fn batch_lookup_reports_missing_ids() {
+    let app = spawn_app().await;
+    let a = app.product(json!({})).await;
+    let b = app.product(json!({"is_active": false})).await;
+    let ghost = uuid::Uuid::new_v4().to_string();
+    let body = json!({"ids": [a["id"], b["id"], ghost]});
+    let r = json(app.post_as(&app.customer, "/products/batch", &body).await).await;
+    assert_eq!(r["items"].as_array().unwrap().len(), 2);
+    assert_eq!(r["missing"], json!([ghost]));
+    let inactive = r["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["id"] == b["id"])
+        .unwrap();
+    assert_eq!(inactive["is_active"], false, "callers see what went inactive");
+    let too_many: Vec<String> = (0..101).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    problem(
+        app.post_as(&app.customer, "/products/batch", &json!({"ids": too_many}))
+            .await,
+        422,
+    )
+    .await;
+    // The internal route is for services only.
+    problem(app.post_as(&app.customer, "/internal/products/batch", &body).await, 403).await;
+    assert_eq!(
+        app.post_as(&app.service, "/internal/products/batch", &body)
+            .await
+            .status(),
+        200
+    );
+}

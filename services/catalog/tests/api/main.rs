@@ -1,0 +1,10 @@
+//! shop-catalog end to end: the real service on a real port, against a real Postgres.
+
+#![allow(clippy::unwrap_used)]
+
+mod admin;
+mod bad_input;
+mod browse;
+mod ops;
+mod reservations;
+mod support;

@@ -1,0 +1,159 @@
+//! `spawn_app()`: shop-catalog on a fresh database, verifying tokens this harness signs.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Client, Response};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shop_catalog::config::Config;
+use shop_kit::auth::{KeyConfig, VerifierConfig};
+use shop_kit::config::ServerConfig;
+use shop_testkit::{Spawned, TempKeys, TestDb};
+
+pub const ISSUER: &str = "http://auth.test";
+pub const AUDIENCE: &str = "shopkeeper";
+
+pub struct TestApp {
+    pub server: Spawned,
+    pub db: TestDb,
+    pub keys: TempKeys,
+    pub http: Client,
+    pub admin: String,
+    pub customer: String,
+    pub service: String,
+}
+
+pub fn sign(keys: &TempKeys, sub: &str, role: &str) -> String {
+    let pem = std::fs::read(keys.signing_dir().join(format!("{}.pem", keys.kid))).unwrap();
+    let now = chrono::Utc::now().timestamp();
+    let claims = json!({"sub": sub, "email": format!("{role}@example.com"), "role": role, "plan": "free",
+                        "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string()});
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(keys.kid.clone());
+    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_pem(&pem).unwrap()).unwrap()
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = shop_testkit::fresh_database().await;
+    shop_kit::db::migrate(&db.pool, &shop_catalog::MIGRATOR).await.unwrap();
+    let keys = shop_testkit::temp_keys();
+    let config = Config {
+        server: ServerConfig {
+            drain_timeout: Duration::from_secs(2),
+            ..ServerConfig::for_tests()
+        },
+        database_url: SecretString::from(db.url.clone()),
+        database_max_connections: 20,
+        verifier: VerifierConfig {
+            issuer: ISSUER.into(),
+            audience: AUDIENCE.into(),
+            keys: KeyConfig::Dir(keys.public_dir()),
+        },
+        low_stock_threshold: 5,
+        public_url: "http://localhost:8002".into(),
+    };
+    let server = shop_testkit::spawn(shop_catalog::build(config).await.unwrap());
+    let admin = sign(&keys, &uuid::Uuid::new_v4().to_string(), "admin");
+    let customer = sign(&keys, &uuid::Uuid::new_v4().to_string(), "customer");
+    let service = sign(&keys, "order", "service");
+    TestApp {
+        server,
+        db,
+        keys,
+        http: shop_testkit::client(),
+        admin,
+        customer,
+        service,
+    }
+}
+
+pub async fn json(resp: Response) -> Value {
+    let text = resp.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts a problem document with `status`, and returns it.
+pub async fn problem(resp: Response, status: u16) -> Value {
+    let got = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = resp.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    assert_eq!(ct, "application/problem+json", "content type; body: {body}");
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["status"], status, "{body}");
+    body
+}
+
+/// The pointers of a 422's `errors`.
+pub fn pointers(body: &Value) -> Vec<String> {
+    body["errors"]
+        .as_array()
+        .map(|a| a.iter().map(|e| e["pointer"].as_str().unwrap().to_owned()).collect())
+        .unwrap_or_default()
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        self.server.url(path)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.http.get(self.url(path)).send().await.unwrap()
+    }
+
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.http.get(self.url(path)).bearer_auth(token).send().await.unwrap()
+    }
+
+    pub async fn send(&self, method: reqwest::Method, token: Option<&str>, path: &str, body: &Value) -> Response {
+        let mut req = self.http.request(method, self.url(path)).json(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send().await.unwrap()
+    }
+
+    pub async fn post_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::POST, Some(token), path, body).await
+    }
+
+    pub async fn patch_as(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.send(reqwest::Method::PATCH, Some(token), path, body).await
+    }
+
+    pub async fn category(&self, slug: &str) -> Value {
+        let r = self
+            .post_as(
+                &self.admin,
+                "/categories",
+                &json!({"slug": slug, "name": slug.replace('-', " ")}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        json(r).await
+    }
+
+    /// Creates a product (admin) from `fields` merged over sane defaults.
+    pub async fn product(&self, fields: Value) -> Value {
+        let mut body = json!({"sku": format!("SKU-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]), "name": "Thing", "price": "10.00", "stock": 10});
+        for (k, v) in fields.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let r = self.post_as(&self.admin, "/products", &body).await;
+        assert_eq!(r.status(), 201, "{}", r.text().await.unwrap());
+        json(r).await
+    }
+
+    pub async fn stock_of(&self, id: &str) -> i64 {
+        json(self.get_as(&self.admin, &format!("/products/{id}")).await).await["stock"]
+            .as_i64()
+            .unwrap()
+    }
+}
