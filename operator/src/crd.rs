@@ -114,8 +114,11 @@ pub struct ShopSpec {
     /// The currency prices are shown in (ISO 4217).
     #[serde(default = "default_currency")]
     pub currency: String,
-    /// The admin account seeded by auth; its password is generated into `<shop>-admin`.
+    /// The admin account seeded by auth (default `admin@<host>`); its password is generated
+    /// into `<shop>-admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^[^@ ]+@[^@ .]+([.][^@ .]+)+$')")
+        .message("adminEmail must be an email address whose domain has at least two labels"))]
     pub admin_email: Option<String>,
     /// Postgres: managed by the operator (default) or external.
     #[serde(default)]
@@ -399,6 +402,16 @@ impl ShopSpec {
     /// The enabled services, in build order.
     pub fn enabled_services(&self) -> impl Iterator<Item = ServiceName> + '_ {
         SERVICES.into_iter().filter(|s| self.enabled(*s))
+    }
+
+    /// The admin's email: `adminEmail`, else `admin@<host>` (auth wants a domain of two labels
+    /// or more, so a single-label host gets `.local`).
+    pub fn admin_email(&self) -> String {
+        match &self.admin_email {
+            Some(email) => email.clone(),
+            None if self.host.contains('.') => format!("admin@{}", self.host),
+            None => format!("admin@{}.local", self.host),
+        }
     }
 
     /// The shop's public URL.

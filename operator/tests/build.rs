@@ -489,6 +489,16 @@ fn shops_in_two_namespaces_do_not_share_names_or_selectors() {
 }
 
 #[test]
+fn the_default_admin_email_has_a_two_label_domain() {
+    let mut shop = example("minimal");
+    assert_eq!(shop.spec.admin_email(), "admin@shop.local");
+    shop.spec.host = "shop".to_owned();
+    assert_eq!(shop.spec.admin_email(), "admin@shop.local");
+    shop.spec.admin_email = Some("ops@example.com".to_owned());
+    assert_eq!(shop.spec.admin_email(), "ops@example.com");
+}
+
+#[test]
 fn render_snapshots() {
     for name in EXAMPLES {
         let path = format!("{}/../examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));

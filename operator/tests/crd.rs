@@ -135,6 +135,21 @@ fn host_must_be_a_dns_name() {
 }
 
 #[test]
+fn admin_email_must_be_an_address_auth_accepts() {
+    assert!(check(json!({"image": "i", "adminEmail": "ops@example.com"})).is_ok());
+    for bad in [
+        "ops",
+        "ops@localhost",
+        "a b@example.com",
+        "ops@@example.com",
+        "ops@example.",
+    ] {
+        let err = check(json!({"image": "i", "adminEmail": bad})).unwrap_err();
+        assert!(err.contains("adminEmail must be an email"), "{bad}: {err}");
+    }
+}
+
+#[test]
 fn image_must_not_be_empty() {
     assert!(
         check(json!({"image": ""}))

@@ -1,7 +1,8 @@
 //! The `manifests` step of `cargo xtask test`: renders every example Shop with
 //! `shop-operator render` and validates the result offline — the Kubernetes objects against the
 //! 1.37 OpenAPI schemas bundled by the PyPI package `kubernetes-validate` (strict: unknown fields
-//! fail), the example Shops themselves with `jsonschema` against the CRD's `openAPIV3Schema`.
+//! fail), the example Shops themselves with `jsonschema` against the CRD's `openAPIV3Schema`,
+//! and the operator's Helm chart rendered by `charts/shopkeeper-operator/ci/render.py`.
 //! The Python tools live in a venv under `target/xtask/venv`, made on first use.
 
 use std::path::{Path, PathBuf};
@@ -48,6 +49,13 @@ pub(crate) fn check() -> Result<((), String)> {
         std::fs::write(&file, yaml).with_context(|| format!("writing {}", file.display()))?;
         rendered.push(file);
     }
+    // The operator's Helm chart, rendered by a small stand-in for helm (not installable here).
+    let chart = proc::output_ok(
+        Command::new(venv.join("bin/python")).arg(root.join("charts/shopkeeper-operator/ci/render.py")),
+    )?;
+    let chart_file = out_dir.join("chart.yaml");
+    std::fs::write(&chart_file, chart).with_context(|| format!("writing {}", chart_file.display()))?;
+    rendered.push(chart_file);
     // Custom resources (ServiceMonitor, PrometheusRule) have no bundled schema: --no-warn.
     proc::run_ok(
         Command::new(venv.join("bin/kubernetes-validate"))
@@ -60,7 +68,10 @@ pub(crate) fn check() -> Result<((), String)> {
             .arg(root.join("crds/shop.yaml"))
             .args(&examples),
     )?;
-    Ok(((), format!("{} examples, Kubernetes {KUBERNETES}", examples.len())))
+    Ok((
+        (),
+        format!("{} examples + chart, Kubernetes {KUBERNETES}", examples.len()),
+    ))
 }
 
 /// `target/xtask/venv` with kubernetes-validate, jsonschema and PyYAML.

@@ -43,6 +43,6 @@ pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Re
 pub async fn migrate(service: &'static str, migrator: &sqlx::migrate::Migrator) -> anyhow::Result<()> {
     crate::telemetry::init(service)?;
     let url = crate::config::secret("DATABASE_URL")?;
-    let pool = crate::db::pool("DATABASE_URL", &url, 1)?;
+    let pool = crate::db::pool("DATABASE_URL", &url, &format!("shop-{service}-migrate"), 1)?;
     crate::db::migrate(&pool, migrator).await
 }

@@ -14,10 +14,11 @@ use crate::health::Check;
 
 /// A lazily connecting pool: the service starts (and `/ready` says why not) even when the
 /// database is not up yet.
-pub fn pool(var: &str, url: &SecretString, max_connections: u32) -> Result<PgPool, ConfigError> {
+/// `application` names the connections in `pg_stat_activity` (`shop-auth`, …).
+pub fn pool(var: &str, url: &SecretString, application: &str, max_connections: u32) -> Result<PgPool, ConfigError> {
     let options = PgConnectOptions::from_str(url.expose_secret())
         .map_err(|e| ConfigError::new(var, format!("not a valid Postgres URL: {}", redact(&e.to_string()))))?
-        .application_name(env!("CARGO_PKG_NAME"));
+        .application_name(application);
     Ok(PgPoolOptions::new()
         .max_connections(max_connections)
         .min_connections(0)

@@ -65,12 +65,7 @@ fn environment(ctx: &Ctx, service: ServiceName) -> Vec<Value> {
     if service == ServiceName::Auth {
         vars.push(env("JWT_SIGNING_KEYS_DIR", SIGNING_KEYS_DIR));
         vars.push(env("SERVICE_CLIENTS_FILE", format!("{CLIENTS_DIR}/clients")));
-        vars.push(env(
-            "ADMIN_EMAIL",
-            spec.admin_email
-                .clone()
-                .unwrap_or_else(|| format!("admin@{}", spec.host)),
-        ));
+        vars.push(env("ADMIN_EMAIL", spec.admin_email()));
         vars.push(secret_env("ADMIN_PASSWORD", &ctx.child("admin"), "password"));
         // Shoppers reach auth through the Ingress controller and the gateway.
         vars.push(env("TRUSTED_PROXY_HOPS", "2"));

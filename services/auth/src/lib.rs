@@ -80,7 +80,12 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         Some(path) => ServiceClients::load(path)?,
         None => ServiceClients::default(),
     };
-    let db = shop_kit::db::pool("DATABASE_URL", &config.database_url, config.database_max_connections)?;
+    let db = shop_kit::db::pool(
+        "DATABASE_URL",
+        &config.database_url,
+        "shop-auth",
+        config.database_max_connections,
+    )?;
     let mut registry = Metrics::new();
     let metrics = metrics::AuthMetrics::register(registry.registry_mut());
     let state = AppState {

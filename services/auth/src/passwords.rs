@@ -21,6 +21,8 @@ pub const MEMORY_KIB: u32 = 19 * 1024;
 pub const ITERATIONS: u32 = 2;
 /// Lanes.
 pub const PARALLELISM: u32 = 1;
+/// The most hashing threads (and 19 MiB buffers) whatever the core count.
+pub const MAX_WORKERS: usize = 4;
 /// How long a worker keeps its buffer without work.
 pub const IDLE_RELEASE: Duration = Duration::from_secs(5);
 /// Hash length in bytes.
@@ -111,7 +113,11 @@ impl Worker {
 impl Hasher {
     /// Starts one worker thread per available core.
     pub fn new() -> anyhow::Result<Self> {
-        let cores = std::thread::available_parallelism().map_or(2, std::num::NonZero::get);
+        // At most 4 workers: each holds 19 MiB while busy, and a pod's memory limit does not
+        // grow with the node's core count.
+        let cores = std::thread::available_parallelism()
+            .map_or(2, std::num::NonZero::get)
+            .min(MAX_WORKERS);
         let (tx, rx) = mpsc::channel::<Job>();
         let rx = Arc::new(Mutex::new(rx));
         for i in 0..cores {

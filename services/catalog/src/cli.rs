@@ -33,7 +33,7 @@ async fn seed() -> anyhow::Result<()> {
     shop_kit::telemetry::init("catalog")?;
     let url = shop_kit::config::secret("DATABASE_URL")?;
     let public_url = crate::config::public_url()?;
-    let pool = shop_kit::db::pool("DATABASE_URL", &url, 2)?;
+    let pool = shop_kit::db::pool("DATABASE_URL", &url, "shop-catalog-seed", 2)?;
     let summary = crate::seed::seed(&pool, &public_url).await?;
     tracing::info!(?summary, "demo catalog seeded");
     Ok(())

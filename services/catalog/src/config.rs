@@ -17,9 +17,6 @@ pub struct Config {
     pub verifier: VerifierConfig,
     /// `LOW_STOCK_THRESHOLD`: active products with less stock count as low (default 5).
     pub low_stock_threshold: i32,
-    /// `PUBLIC_URL`: where this service's own demo images are reachable, for `seed`
-    /// (default `http://localhost:8002`).
-    pub public_url: String,
 }
 
 impl Config {
@@ -31,12 +28,12 @@ impl Config {
             database_max_connections: config::or("DATABASE_MAX_CONNECTIONS", 20)?,
             verifier: VerifierConfig::from_env()?,
             low_stock_threshold: config::or("LOW_STOCK_THRESHOLD", 5)?,
-            public_url: public_url()?,
         })
     }
 }
 
-/// `PUBLIC_URL`, validated.
+/// `PUBLIC_URL`, read by `seed` only: where this service's demo images are reachable
+/// (default `http://localhost:8002`).
 pub fn public_url() -> Result<String, ConfigError> {
     let url: String = config::or("PUBLIC_URL", "http://localhost:8002".to_owned())?;
     url::Url::parse(&url).map_err(|e| ConfigError::new("PUBLIC_URL", e))?;

@@ -55,7 +55,12 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 /// Builds the service from its configuration and binds its listeners (port 0 in tests).
 pub async fn build(config: Config) -> anyhow::Result<Server> {
     let verifier = Arc::new(TokenVerifier::from_config(&config.verifier)?);
-    let db = shop_kit::db::pool("DATABASE_URL", &config.database_url, config.database_max_connections)?;
+    let db = shop_kit::db::pool(
+        "DATABASE_URL",
+        &config.database_url,
+        "shop-catalog",
+        config.database_max_connections,
+    )?;
     let mut registry = Metrics::new();
     let metrics = metrics::CatalogMetrics::register(registry.registry_mut());
     tokio::spawn(watch_low_stock(db.clone(), config.low_stock_threshold, metrics.clone()));

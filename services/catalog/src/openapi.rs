@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
     paths(
         products::list, products::search, products::show, products::by_sku, products::batch,
         products::create, products::update, products::deactivate, products::replace_images, products::adjust_stock,
-        categories::list, categories::create, categories::update, categories::delete,
+        categories::list, categories::show, categories::create, categories::update, categories::delete,
         templates::list, templates::show, templates::create, templates::update, templates::delete,
         internal::batch, internal::reserve, internal::release, internal::status,
     ),

@@ -4,7 +4,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch};
+use axum::routing::get;
 use serde::Deserialize;
 use shop_kit::Problem;
 use shop_kit::auth::AdminUser;
@@ -22,13 +22,22 @@ use crate::store::constraints::SLUG_UNIQUE;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/categories", get(list).post(create))
-        .route("/categories/{id}", patch(update).delete(delete))
+        .route("/categories/{id}", get(show).patch(update).delete(delete))
 }
 
 /// Every category: `GET /categories`.
 #[utoipa::path(get, path = "/categories", tag = "categories", responses((status = 200, body = Vec<Category>)))]
 pub async fn list(State(state): State<AppState>) -> Result<axum::Json<Vec<Category>>, Problem> {
     Ok(axum::Json(categories::list(&state.db).await?))
+}
+
+/// One category: `GET /categories/{id}`.
+#[utoipa::path(get, path = "/categories/{id}", tag = "categories", responses((status = 200, body = Category), (status = 404)))]
+pub async fn show(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result<axum::Json<Category>, Problem> {
+    categories::get(&state.db, id)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| Problem::not_found("no such category"))
 }
 
 /// `POST /categories`.

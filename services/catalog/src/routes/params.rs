@@ -63,8 +63,8 @@ fn int(v: &str, min: i64, max: i64) -> Result<i64, String> {
 }
 
 impl ListParams {
-    /// Parses a raw query string. `aliases` maps the search endpoint's names (`query`,
-    /// `categories`, `limit`) onto the list's.
+    /// Parses a raw query string. The search endpoint's names (`query`, `categories`, `limit`)
+    /// are accepted as synonyms of `q`, `category` and `per_page`.
     pub fn parse(raw: Option<&str>) -> Result<Self, Problem> {
         let mut p = Self::default();
         let mut errors = Vec::new();

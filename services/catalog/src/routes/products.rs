@@ -204,12 +204,12 @@ pub async fn lookup(state: &AppState, ids: &[Uuid]) -> Result<BatchResponse, Pro
         return Err(Problem::invalid("/ids", "at most 100 ids"));
     }
     let items = products::batch(&state.db, ids).await?;
-    let mut missing: Vec<Uuid> = ids
-        .iter()
-        .filter(|id| !items.iter().any(|p| p.id == **id))
-        .copied()
-        .collect();
-    missing.dedup();
+    let mut missing: Vec<Uuid> = Vec::new();
+    for id in ids {
+        if !items.iter().any(|p| p.id == *id) && !missing.contains(id) {
+            missing.push(*id);
+        }
+    }
     Ok(BatchResponse { items, missing })
 }
 

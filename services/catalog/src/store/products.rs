@@ -25,7 +25,8 @@ pub struct Product {
     pub images: Vec<String>,
     /// Category slugs, sorted.
     pub categories: Vec<String>,
-    /// Incremented by every change (optimistic concurrency for clients that want it).
+    /// Incremented by every edit of the product's fields (optimistic concurrency for edit
+    /// forms); stock movements do not change it.
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
@@ -302,7 +303,7 @@ pub enum Adjusted {
 /// Adds `delta` (possibly negative) to the stock in one conditional statement.
 pub async fn adjust_stock(db: &PgPool, id: Uuid, delta: i32) -> Result<Adjusted, sqlx::Error> {
     let new: Option<i32> = sqlx::query_scalar(
-        "UPDATE products SET stock = stock + $2, version = version + 1, updated_at = now()
+        "UPDATE products SET stock = stock + $2, updated_at = now()
          WHERE id = $1 AND stock + $2::bigint BETWEEN 0 AND 1000000000 RETURNING stock",
     )
     .bind(id)

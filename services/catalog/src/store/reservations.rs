@@ -145,7 +145,7 @@ pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> R
         return Ok(Reserved::Rejected(shortfalls));
     }
     sqlx::query(
-        "UPDATE products p SET stock = p.stock - i.qty, version = p.version + 1, updated_at = now()
+        "UPDATE products p SET stock = p.stock - i.qty, updated_at = now()
          FROM unnest($1::uuid[], $2::int[]) AS i(id, qty) WHERE p.id = i.id",
     )
     .bind(&ids)
@@ -190,7 +190,7 @@ pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Erro
         .execute(&mut *tx)
         .await?;
     sqlx::query(
-        "UPDATE products p SET stock = p.stock + i.qty, version = p.version + 1, updated_at = now()
+        "UPDATE products p SET stock = p.stock + i.qty, updated_at = now()
          FROM unnest($1::uuid[], $2::int[]) AS i(id, qty) WHERE p.id = i.id",
     )
     .bind(&ids)

@@ -53,7 +53,6 @@ pub async fn spawn_app() -> TestApp {
             keys: KeyConfig::Dir(keys.public_dir()),
         },
         low_stock_threshold: 5,
-        public_url: "http://localhost:8002".into(),
     };
     let server = shop_testkit::spawn(shop_catalog::build(config).await.unwrap());
     let admin = sign(&keys, &uuid::Uuid::new_v4().to_string(), "admin");
