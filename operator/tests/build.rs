@@ -302,6 +302,7 @@ fn services_get_exactly_the_contract_variables() {
                 "ADMIN_EMAIL",
                 "ADMIN_PASSWORD",
                 "TRUSTED_PROXY_HOPS",
+                "MALLOC_MMAP_THRESHOLD_",
             ],
         ),
         (

@@ -386,6 +386,9 @@ pub(crate) fn service_env(instance: &Instance, shop: &ShopEnv<'_>) -> Vec<(Strin
         set("ADMIN_EMAIL", shop.admin_email.to_owned());
         set("ADMIN_PASSWORD", shop.admin_password.to_owned());
         set("SERVICE_CLIENTS_FILE", shop.secrets.clients_file.display().to_string());
+        // glibc keeps freed 19 MiB argon2 buffers in its heap once its adaptive mmap threshold
+        // has grown; a fixed threshold gives them back to the OS (see docs/operations.md).
+        set("MALLOC_MMAP_THRESHOLD_", "131072".to_owned());
     }
     if service.client
         && let Some(secret) = shop.secrets.client_secret(service.name)

@@ -18,6 +18,7 @@
 //! - [`keys`]: signing-key files (Ed25519 or RSA PEM), key generation.
 //! - [`db`]: the Postgres pool, the `migrate` helper and constraint-name lookups.
 //! - [`cli`]: the shared command line (`serve`, `migrate`, and each service's own commands).
+//! - [`redis`]: a lazily connecting Redis connection and its readiness check.
 //! - [`client`]: the outgoing HTTP client that forwards `traceparent` and `x-request-id`.
 
 pub mod auth;
@@ -31,6 +32,7 @@ pub mod keys;
 pub mod metrics;
 pub mod observe;
 pub mod problem;
+pub mod redis;
 pub mod server;
 pub mod telemetry;
 

@@ -114,6 +114,18 @@ impl TempKeys {
     }
 }
 
+/// An access token signed with `keys`' first key, as auth would issue it (15 minutes).
+pub fn token(keys: &TempKeys, issuer: &str, audience: &str, sub: &str, role: &str) -> String {
+    let pem = std::fs::read(keys.signing_dir().join(format!("{}.pem", keys.kid))).expect("read the signing key");
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({"sub": sub, "email": format!("{role}@example.com"), "role": role, "plan": "free",
+        "iss": issuer, "aud": audience, "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string()});
+    let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
+    header.kid = Some(keys.kid.clone());
+    let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem).expect("an Ed25519 key");
+    jsonwebtoken::encode(&header, &claims, &key).expect("sign")
+}
+
 /// A new key directory under the system temp dir.
 pub fn temp_keys() -> TempKeys {
     let dir = std::env::temp_dir()

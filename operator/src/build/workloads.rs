@@ -69,6 +69,9 @@ fn environment(ctx: &Ctx, service: ServiceName) -> Vec<Value> {
         vars.push(secret_env("ADMIN_PASSWORD", &ctx.child("admin"), "password"));
         // Shoppers reach auth through the Ingress controller and the gateway.
         vars.push(env("TRUSTED_PROXY_HOPS", "2"));
+        // A fixed glibc mmap threshold returns the 19 MiB argon2 buffers to the OS when the
+        // hashing workers go idle (the adaptive one keeps them in the heap).
+        vars.push(env("MALLOC_MMAP_THRESHOLD_", "131072"));
     } else {
         vars.push(env("JWT_PUBLIC_KEYS_DIR", PUBLIC_KEYS_DIR));
     }

@@ -7,12 +7,12 @@
 //! kept its freed buffer in its own malloc arena: 470 MiB resident after 400 logins at
 //! concurrency 8); and an idle service gives the memory back.
 
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use crossbeam_channel::{RecvTimeoutError, Sender};
 use tokio::sync::oneshot;
 
 /// OWASP Password Storage Cheat Sheet: m = 19 MiB, t = 2, p = 1.
@@ -43,7 +43,7 @@ enum Job {
 /// Hashes and verifies passwords on the worker pool.
 #[derive(Clone)]
 pub struct Hasher {
-    jobs: mpsc::Sender<Job>,
+    jobs: Sender<Job>,
     /// A hash of a random password, verified against when the user does not exist, so a
     /// login for an unknown email takes as long as one for a known email. Made on first use,
     /// so an idle service has done no hashing at all.
@@ -118,18 +118,14 @@ impl Hasher {
         let cores = std::thread::available_parallelism()
             .map_or(2, std::num::NonZero::get)
             .min(MAX_WORKERS);
-        let (tx, rx) = mpsc::channel::<Job>();
-        let rx = Arc::new(Mutex::new(rx));
+        // A multi-consumer channel: every idle worker waits (and times out) on its own.
+        let (tx, rx) = crossbeam_channel::unbounded::<Job>();
         for i in 0..cores {
             let rx = rx.clone();
             std::thread::Builder::new().name(format!("argon2-{i}")).spawn(move || {
                 let mut worker = Worker { blocks: Vec::new() };
                 loop {
-                    // Only the waiting worker holds the lock; it drops it before hashing.
-                    let job = match rx.lock() {
-                        Ok(rx) => rx.recv_timeout(IDLE_RELEASE),
-                        Err(_) => Err(RecvTimeoutError::Disconnected),
-                    };
+                    let job = rx.recv_timeout(IDLE_RELEASE);
                     match job {
                         Ok(Job::Hash { password, reply }) => drop(reply.send(worker.hash(&password))),
                         Ok(Job::Verify { password, phc, reply }) => drop(reply.send(worker.verify(&password, &phc))),

@@ -4,7 +4,6 @@
 
 use std::time::Duration;
 
-use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -27,13 +26,7 @@ pub struct TestApp {
 }
 
 pub fn sign(keys: &TempKeys, sub: &str, role: &str) -> String {
-    let pem = std::fs::read(keys.signing_dir().join(format!("{}.pem", keys.kid))).unwrap();
-    let now = chrono::Utc::now().timestamp();
-    let claims = json!({"sub": sub, "email": format!("{role}@example.com"), "role": role, "plan": "free",
-                        "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string()});
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(keys.kid.clone());
-    jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_pem(&pem).unwrap()).unwrap()
+    shop_testkit::token(keys, ISSUER, AUDIENCE, sub, role)
 }
 
 pub async fn spawn_app() -> TestApp {

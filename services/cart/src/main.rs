@@ -1,0 +1,5 @@
+//! `shop-cart`: `serve` (the default).
+
+fn main() -> std::process::ExitCode {
+    shop_cart::cli::main()
+}

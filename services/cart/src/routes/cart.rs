@@ -1,0 +1,259 @@
+//! The cart: `GET /cart`, `POST /cart/add|set|remove|clear` for the signed-in user; and, for a
+//! `service` token, `GET /internal/carts/{user_id}` and `POST /internal/carts/{user_id}/clear`.
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use shop_kit::Problem;
+use shop_kit::auth::{AuthUser, ServiceCaller};
+use shop_kit::extract::{Json, Path};
+use utoipa::{OpenApi, ToSchema};
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::store::Changed;
+
+/// The cart routes.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/cart", get(show))
+        .route("/cart/add", post(add))
+        .route("/cart/set", post(set))
+        .route("/cart/remove", post(remove))
+        .route("/cart/clear", post(clear))
+        .route("/internal/carts/{user_id}", get(internal_show))
+        .route("/internal/carts/{user_id}/clear", post(internal_clear))
+}
+
+/// One line of a cart.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Line {
+    pub product_id: Uuid,
+    pub qty: i64,
+    /// The rest is absent when the cart is unpriced (the catalog did not answer).
+    pub sku: Option<String>,
+    pub name: Option<String>,
+    #[schema(value_type = Option<String>)]
+    pub unit_price: Option<Decimal>,
+    #[schema(value_type = Option<String>)]
+    pub line_total: Option<Decimal>,
+    pub image: Option<String>,
+    /// Active and with at least `qty` in stock.
+    pub available: Option<bool>,
+    /// What the catalog has in stock.
+    pub stock: Option<i64>,
+}
+
+/// A cart.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Cart {
+    pub user_id: Uuid,
+    pub items: Vec<Line>,
+    /// Whether prices came from the catalog; `false` when it was unreachable.
+    pub priced: bool,
+    #[schema(value_type = Option<String>)]
+    pub total: Option<Decimal>,
+    pub units: i64,
+}
+
+async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
+    let lines = state.store.get(user).await?;
+    let units = lines.iter().map(|(_, q)| q).sum();
+    let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
+    let products = match state.catalog.products(&ids).await {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!(error = %e, "catalog unavailable; the cart goes out unpriced");
+            None
+        }
+    };
+    let mut total = Decimal::ZERO;
+    let items = lines
+        .into_iter()
+        .map(|(product_id, qty)| {
+            let p = products.as_ref().and_then(|ps| ps.iter().find(|p| p.id == product_id));
+            let line_total = p.map(|p| p.price * Decimal::from(qty));
+            total += line_total.unwrap_or_default();
+            Line {
+                product_id,
+                qty,
+                sku: p.map(|p| p.sku.clone()),
+                name: p.map(|p| p.name.clone()),
+                unit_price: p.map(|p| p.price),
+                line_total,
+                image: p.and_then(|p| p.images.first().cloned()),
+                available: products
+                    .as_ref()
+                    .map(|_| p.is_some_and(|p| p.is_active && p.stock >= qty)),
+                stock: p.map(|p| p.stock),
+            }
+        })
+        .collect();
+    Ok(Cart {
+        user_id: user,
+        items,
+        priced: products.is_some(),
+        total: products.map(|_| total),
+        units,
+    })
+}
+
+/// The signed-in user's cart: `GET /cart`.
+#[utoipa::path(get, path = "/cart", tag = "cart", responses((status = 200, body = Cart), (status = 401), (status = 503)), security(("bearer" = [])))]
+pub async fn show(State(state): State<AppState>, user: AuthUser) -> Result<axum::Json<Cart>, Problem> {
+    Ok(axum::Json(view(&state, user.id).await?))
+}
+
+/// `POST /cart/add` and `POST /cart/set`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LineRequest {
+    pub product_id: Uuid,
+    pub qty: i64,
+}
+
+/// `POST /cart/remove`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveRequest {
+    pub product_id: Uuid,
+}
+
+/// Refuses products the catalog does not sell (unknown or inactive).
+async fn sellable(state: &AppState, product: Uuid) -> Result<(), Problem> {
+    let found = state.catalog.products(&[product]).await.map_err(|e| {
+        tracing::warn!(error = %e, "catalog unavailable");
+        Problem::unavailable("the catalog is unavailable; try again shortly")
+    })?;
+    match found.first() {
+        None => Err(Problem::invalid("/product_id", "no such product")),
+        Some(p) if !p.is_active => Err(Problem::invalid("/product_id", "this product is no longer sold")),
+        Some(_) => Ok(()),
+    }
+}
+
+fn outcome(changed: Changed, max_lines: i64, max_qty: i64) -> Result<(), Problem> {
+    match changed {
+        Changed::Qty(_) => Ok(()),
+        Changed::Full => Err(Problem::conflict(
+            "cart-full",
+            format!("a cart holds at most {max_lines} different products"),
+        )),
+        Changed::TooMany => Err(Problem::conflict(
+            "line-limit",
+            format!("at most {max_qty} units of one product"),
+        )),
+    }
+}
+
+/// Adds units of a product (increments an existing line): `POST /cart/add`.
+#[utoipa::path(post, path = "/cart/add", tag = "cart", request_body = LineRequest,
+    responses((status = 200, body = Cart), (status = 409, description = "cart full or line limit"), (status = 422, description = "bad quantity, unknown or inactive product"), (status = 503)),
+    security(("bearer" = [])))]
+pub async fn add(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<LineRequest>,
+) -> Result<axum::Json<Cart>, Problem> {
+    let limits = state.store.limits();
+    if !(1..=limits.max_qty).contains(&req.qty) {
+        return Err(Problem::invalid(
+            "/qty",
+            format!("must be from 1 to {}", limits.max_qty),
+        ));
+    }
+    sellable(&state, req.product_id).await?;
+    outcome(
+        state.store.add(user.id, req.product_id, req.qty).await?,
+        limits.max_lines,
+        limits.max_qty,
+    )?;
+    Ok(axum::Json(view(&state, user.id).await?))
+}
+
+/// Sets a line's quantity; 0 removes it: `POST /cart/set`.
+#[utoipa::path(post, path = "/cart/set", tag = "cart", request_body = LineRequest,
+    responses((status = 200, body = Cart), (status = 409), (status = 422), (status = 503)), security(("bearer" = [])))]
+pub async fn set(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<LineRequest>,
+) -> Result<axum::Json<Cart>, Problem> {
+    let limits = state.store.limits();
+    if !(0..=limits.max_qty).contains(&req.qty) {
+        return Err(Problem::invalid(
+            "/qty",
+            format!("must be from 0 to {}", limits.max_qty),
+        ));
+    }
+    if req.qty > 0 {
+        sellable(&state, req.product_id).await?;
+    }
+    outcome(
+        state.store.set(user.id, req.product_id, req.qty).await?,
+        limits.max_lines,
+        limits.max_qty,
+    )?;
+    Ok(axum::Json(view(&state, user.id).await?))
+}
+
+/// Removes a line: `POST /cart/remove`.
+#[utoipa::path(post, path = "/cart/remove", tag = "cart", request_body = RemoveRequest, responses((status = 200, body = Cart), (status = 503)), security(("bearer" = [])))]
+pub async fn remove(
+    State(state): State<AppState>,
+    user: AuthUser,
+    Json(req): Json<RemoveRequest>,
+) -> Result<axum::Json<Cart>, Problem> {
+    state.store.remove(user.id, req.product_id).await?;
+    Ok(axum::Json(view(&state, user.id).await?))
+}
+
+/// Empties the cart: `POST /cart/clear`.
+#[utoipa::path(post, path = "/cart/clear", tag = "cart", responses((status = 204), (status = 503)), security(("bearer" = [])))]
+pub async fn clear(State(state): State<AppState>, user: AuthUser) -> Result<StatusCode, Problem> {
+    state.store.clear(user.id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A user's cart, for the order service: `GET /internal/carts/{user_id}` (service).
+#[utoipa::path(get, path = "/internal/carts/{user_id}", tag = "internal", responses((status = 200, body = Cart), (status = 403)), security(("bearer" = [])))]
+pub async fn internal_show(
+    State(state): State<AppState>,
+    _svc: ServiceCaller,
+    Path(user): Path<Uuid>,
+) -> Result<axum::Json<Cart>, Problem> {
+    Ok(axum::Json(view(&state, user).await?))
+}
+
+/// Empties a user's cart after checkout: `POST /internal/carts/{user_id}/clear` (service).
+#[utoipa::path(post, path = "/internal/carts/{user_id}/clear", tag = "internal", responses((status = 204), (status = 403)), security(("bearer" = [])))]
+pub async fn internal_clear(
+    State(state): State<AppState>,
+    svc: ServiceCaller,
+    Path(user): Path<Uuid>,
+) -> Result<StatusCode, Problem> {
+    state.store.clear(user).await?;
+    tracing::info!(%user, by = %svc.client_id, "cart cleared");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The cart API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Shopkeeper cart",
+        description = "The signed-in user's cart. Errors are application/problem+json (RFC 9457)."
+    ),
+    paths(show, add, set, remove, clear, internal_show, internal_clear),
+    components(schemas(Cart, Line, LineRequest, RemoveRequest))
+)]
+pub struct ApiDoc;
+
+/// `GET /openapi.json`.
+pub async fn openapi_json() -> impl IntoResponse {
+    axum::Json(ApiDoc::openapi())
+}

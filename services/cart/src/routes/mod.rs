@@ -1,0 +1,13 @@
+//! The routes of `shop-cart`.
+
+pub mod cart;
+
+use axum::Router;
+use axum::routing::get;
+
+use crate::AppState;
+
+/// Every route of the service.
+pub fn router() -> Router<AppState> {
+    cart::router().route("/openapi.json", get(cart::openapi_json))
+}

@@ -1,0 +1,135 @@
+//! The carts in Redis: `cart:{user_id}` hashes, changed only by atomic Lua scripts.
+
+use std::collections::HashMap;
+
+use redis::{AsyncCommands, Script};
+use shop_kit::redis::Redis;
+use uuid::Uuid;
+
+use crate::config::Limits;
+
+/// Sets or increments one line in one atomic step, enforcing the limits, and slides the expiry.
+/// Returns the new quantity, 0 when the line was removed, -1 when the cart is full, -2 when
+/// the line would exceed the quantity limit.
+const CHANGE_LINE: &str = r"
+local key, field = KEYS[1], ARGV[1]
+local qty, mode = tonumber(ARGV[2]), ARGV[3]
+local max_qty, max_lines, ttl_ms = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local current = tonumber(redis.call('HGET', key, field) or '0')
+local new = qty
+if mode == 'add' then new = current + qty end
+if new <= 0 then
+  redis.call('HDEL', key, field)
+  if redis.call('EXISTS', key) == 1 then redis.call('PEXPIRE', key, ttl_ms) end
+  return 0
+end
+if new > max_qty then return -2 end
+if current == 0 and redis.call('HLEN', key) >= max_lines then return -1 end
+redis.call('HSET', key, field, new)
+redis.call('PEXPIRE', key, ttl_ms)
+return new
+";
+
+/// What a line change came to.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Changed {
+    /// The line's new quantity (0: removed).
+    Qty(i64),
+    /// The cart already has the most lines allowed.
+    Full,
+    /// The line would exceed the most units allowed.
+    TooMany,
+}
+
+/// Access to the carts.
+#[derive(Clone)]
+pub struct CartStore {
+    redis: Redis,
+    limits: Limits,
+    change: std::sync::Arc<Script>,
+}
+
+fn key(user: Uuid) -> String {
+    format!("cart:{user}")
+}
+
+impl CartStore {
+    /// A store with these limits.
+    pub fn new(redis: Redis, limits: Limits) -> Self {
+        Self {
+            redis,
+            limits,
+            change: std::sync::Arc::new(Script::new(CHANGE_LINE)),
+        }
+    }
+
+    /// The limits.
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The lines of a cart (product id → quantity), sliding its expiry.
+    pub async fn get(&self, user: Uuid) -> Result<Vec<(Uuid, i64)>, redis::RedisError> {
+        let mut conn = self.redis.conn().await?;
+        let (lines, _): (HashMap<String, i64>, i64) = redis::pipe()
+            .atomic()
+            .hgetall(key(user))
+            .pexpire(key(user), self.ttl_ms())
+            .query_async(&mut conn)
+            .await?;
+        let mut lines: Vec<(Uuid, i64)> = lines
+            .into_iter()
+            .filter_map(|(id, qty)| Some((Uuid::parse_str(&id).ok()?, qty)))
+            .collect();
+        lines.sort();
+        Ok(lines)
+    }
+
+    fn ttl_ms(&self) -> i64 {
+        i64::try_from(self.limits.ttl.as_millis()).unwrap_or(i64::MAX)
+    }
+
+    async fn run(&self, user: Uuid, product: Uuid, qty: i64, mode: &str) -> Result<Changed, redis::RedisError> {
+        let mut conn = self.redis.conn().await?;
+        let result: i64 = self
+            .change
+            .key(key(user))
+            .arg(product.to_string())
+            .arg(qty)
+            .arg(mode)
+            .arg(self.limits.max_qty)
+            .arg(self.limits.max_lines)
+            .arg(self.ttl_ms())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(match result {
+            -1 => Changed::Full,
+            -2 => Changed::TooMany,
+            n => Changed::Qty(n),
+        })
+    }
+
+    /// Adds `qty` units of a product.
+    pub async fn add(&self, user: Uuid, product: Uuid, qty: i64) -> Result<Changed, redis::RedisError> {
+        self.run(user, product, qty, "add").await
+    }
+
+    /// Sets a line's quantity (0 removes it).
+    pub async fn set(&self, user: Uuid, product: Uuid, qty: i64) -> Result<Changed, redis::RedisError> {
+        self.run(user, product, qty, "set").await
+    }
+
+    /// Removes a line.
+    pub async fn remove(&self, user: Uuid, product: Uuid) -> Result<(), redis::RedisError> {
+        let mut conn = self.redis.conn().await?;
+        let _: i64 = conn.hdel(key(user), product.to_string()).await?;
+        Ok(())
+    }
+
+    /// Empties a cart.
+    pub async fn clear(&self, user: Uuid) -> Result<(), redis::RedisError> {
+        let mut conn = self.redis.conn().await?;
+        let _: i64 = conn.del(key(user)).await?;
+        Ok(())
+    }
+}

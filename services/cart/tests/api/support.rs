@@ -1,0 +1,151 @@
+//! `spawn_app()`: a catalog on a fresh database and a cart on the test Redis, both on real ports.
+
+#![allow(dead_code, clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use reqwest::{Client, Response};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use shop_kit::auth::{KeyConfig, VerifierConfig};
+use shop_kit::config::ServerConfig;
+use shop_testkit::{Spawned, TempKeys, TestDb};
+use uuid::Uuid;
+
+pub const ISSUER: &str = "http://auth.test";
+pub const AUDIENCE: &str = "shopkeeper";
+
+pub struct TestApp {
+    pub cart: Spawned,
+    pub catalog: Spawned,
+    pub db: TestDb,
+    pub keys: TempKeys,
+    pub http: Client,
+    pub admin: String,
+    pub service: String,
+}
+
+fn verifier(keys: &TempKeys) -> VerifierConfig {
+    VerifierConfig {
+        issuer: ISSUER.into(),
+        audience: AUDIENCE.into(),
+        keys: KeyConfig::Dir(keys.public_dir()),
+    }
+}
+
+fn server() -> ServerConfig {
+    ServerConfig {
+        drain_timeout: Duration::from_secs(2),
+        ..ServerConfig::for_tests()
+    }
+}
+
+pub fn cart_config(keys: &TempKeys, redis_url: &str, catalog_url: &str) -> shop_cart::config::Config {
+    shop_cart::config::Config {
+        server: server(),
+        redis_url: SecretString::from(redis_url.to_owned()),
+        catalog_url: catalog_url.to_owned(),
+        verifier: verifier(keys),
+        limits: shop_cart::config::Limits {
+            max_lines: 5,
+            ..Default::default()
+        },
+    }
+}
+
+pub async fn spawn_app() -> TestApp {
+    let db = shop_testkit::fresh_database().await;
+    shop_kit::db::migrate(&db.pool, &shop_catalog::MIGRATOR).await.unwrap();
+    let keys = shop_testkit::temp_keys();
+    let catalog_config = shop_catalog::config::Config {
+        server: server(),
+        database_url: SecretString::from(db.url.clone()),
+        database_max_connections: 5,
+        verifier: verifier(&keys),
+        low_stock_threshold: 5,
+    };
+    let catalog = shop_testkit::spawn(shop_catalog::build(catalog_config).await.unwrap());
+    let config = cart_config(&keys, &shop_testkit::redis_url(), &catalog.url(""));
+    let cart = shop_testkit::spawn(shop_cart::build(config).await.unwrap());
+    let admin = shop_testkit::token(&keys, ISSUER, AUDIENCE, &Uuid::new_v4().to_string(), "admin");
+    let service = shop_testkit::token(&keys, ISSUER, AUDIENCE, "order", "service");
+    TestApp {
+        cart,
+        catalog,
+        db,
+        keys,
+        http: shop_testkit::client(),
+        admin,
+        service,
+    }
+}
+
+pub async fn json(resp: Response) -> Value {
+    let text = resp.text().await.unwrap();
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+pub async fn problem(resp: Response, status: u16) -> Value {
+    let got = resp.status().as_u16();
+    let ct = resp
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    let body = resp.text().await.unwrap();
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    assert_eq!(ct, "application/problem+json", "{body}");
+    serde_json::from_str(&body).unwrap()
+}
+
+/// A shopper: a new user id and its token.
+pub struct Shopper {
+    pub id: Uuid,
+    pub token: String,
+}
+
+impl TestApp {
+    pub fn shopper(&self) -> Shopper {
+        let id = Uuid::new_v4();
+        Shopper {
+            id,
+            token: shop_testkit::token(&self.keys, ISSUER, AUDIENCE, &id.to_string(), "customer"),
+        }
+    }
+
+    pub async fn product(&self, price: &str, stock: i64, active: bool) -> Value {
+        let sku = format!("C-{}", &Uuid::new_v4().simple().to_string()[..10]);
+        let r = self
+            .http
+            .post(self.catalog.url("/products"))
+            .bearer_auth(&self.admin)
+            .json(
+                &json!({"sku": sku, "name": format!("Item {sku}"), "price": price, "stock": stock, "is_active": active,
+                          "images": [format!("https://cdn.example.com/{sku}.png")]}),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        json(r).await
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: &Value) -> Response {
+        self.http
+            .post(self.cart.url(path))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> Response {
+        self.http
+            .get(self.cart.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
