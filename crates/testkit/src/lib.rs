@@ -193,6 +193,37 @@ pub fn spawn(server: Server) -> Spawned {
     }
 }
 
+/// The JSON body of a response (panics, showing the body, when it is not JSON).
+pub async fn json(resp: reqwest::Response) -> serde_json::Value {
+    let text = resp.text().await.expect("read the body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts that a response is an RFC 9457 problem document with `status` (status line, content
+/// type, `status`, a Shopkeeper `type` and a `title`) and returns it.
+pub async fn problem(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let text = resp.text().await.expect("read the body");
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    assert_eq!(content_type, "application/problem+json", "content type; body: {text}");
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["type"]
+            .as_str()
+            .is_some_and(|t| t.starts_with("https://shopkeeper.dev/problems/")),
+        "{body}"
+    );
+    assert!(body["title"].is_string(), "{body}");
+    body
+}
+
 /// An HTTP client for tests: no redirects, a generous timeout.
 pub fn client() -> reqwest::Client {
     init();

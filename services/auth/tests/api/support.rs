@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use shop_auth::config::{Config, ThrottleConfig};
 use shop_kit::config::ServerConfig;
 use shop_testkit::{Spawned, TempKeys, TestDb};
+pub use shop_testkit::{json, problem};
 
 pub const ADMIN_EMAIL: &str = "root@shop.test";
 pub const ADMIN_PASSWORD: &str = "admin-secret-123";
@@ -70,33 +71,6 @@ pub async fn spawn_app_with(tweak: impl FnOnce(&mut Config)) -> TestApp {
         keys,
         http: shop_testkit::client(),
     }
-}
-
-pub async fn json(resp: Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
-/// Asserts a problem document with `status`, and returns it.
-pub async fn problem(resp: Response, status: u16) -> Value {
-    assert_eq!(resp.status().as_u16(), status, "unexpected status");
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    assert_eq!(ct, "application/problem+json", "content type");
-    let body = json(resp).await;
-    assert_eq!(body["status"], status, "{body}");
-    assert!(
-        body["type"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://shopkeeper.dev/problems/"),
-        "{body}"
-    );
-    assert!(body["title"].is_string(), "{body}");
-    body
 }
 
 impl TestApp {

@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use shop_kit::Problem;
 use shop_kit::auth::{AuthUser, ServiceCaller};
 use shop_kit::extract::{Json, Path};
+use shop_kit::openapi::BearerAuth;
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
@@ -249,7 +250,8 @@ pub async fn internal_clear(
         description = "The signed-in user's cart. Errors are application/problem+json (RFC 9457)."
     ),
     paths(show, add, set, remove, clear, internal_show, internal_clear),
-    components(schemas(Cart, Line, LineRequest, RemoveRequest))
+    components(schemas(Cart, Line, LineRequest, RemoveRequest)),
+    modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;
 

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use shop_kit::auth::{KeyConfig, VerifierConfig};
 use shop_kit::config::ServerConfig;
 use shop_testkit::{Spawned, TempKeys, TestDb};
+pub use shop_testkit::{json, problem};
 use uuid::Uuid;
 
 pub const ISSUER: &str = "http://auth.test";
@@ -78,24 +79,6 @@ pub async fn spawn_app() -> TestApp {
         admin,
         service,
     }
-}
-
-pub async fn json(resp: Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
-pub async fn problem(resp: Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = resp.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {body}");
-    assert_eq!(ct, "application/problem+json", "{body}");
-    serde_json::from_str(&body).unwrap()
 }
 
 /// A shopper: a new user id and its token.

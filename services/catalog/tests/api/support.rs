@@ -11,6 +11,7 @@ use shop_catalog::config::Config;
 use shop_kit::auth::{KeyConfig, VerifierConfig};
 use shop_kit::config::ServerConfig;
 use shop_testkit::{Spawned, TempKeys, TestDb};
+pub use shop_testkit::{json, problem};
 
 pub const ISSUER: &str = "http://auth.test";
 pub const AUDIENCE: &str = "shopkeeper";
@@ -60,27 +61,6 @@ pub async fn spawn_app() -> TestApp {
         customer,
         service,
     }
-}
-
-pub async fn json(resp: Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
-/// Asserts a problem document with `status`, and returns it.
-pub async fn problem(resp: Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = resp.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {body}");
-    assert_eq!(ct, "application/problem+json", "content type; body: {body}");
-    let body: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(body["status"], status, "{body}");
-    body
 }
 
 /// The pointers of a 422's `errors`.
