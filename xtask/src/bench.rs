@@ -6,6 +6,10 @@
 //! concurrency 64 next to pgbench running the same SQL at the same concurrency; prints
 //! requests/s, p50, p99, the service/pgbench ratio, and resident memory idle and under load.
 //!
+//! `operator`: `shop-operator bench` in release: API calls and wall time of reconciling a new
+//! and a steady-state Shop against the operator's in-memory API server, and `render` of 100
+//! Shops.
+//!
 //! `auth`: builds `shop-auth` and `shop-bench` in release, starts a fresh private stack and
 //! shop-auth on it, and prints shop-auth's idle resident memory, login latency (argon2-bound)
 //! at a given concurrency with the memory under that load, and access-token verifications per
@@ -28,8 +32,12 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("auth") => auth(&args[1..]),
         Some("catalog") => catalog(&args[1..]),
+        // The operator benchmarks itself against its in-memory API server; no stack needed.
+        Some("operator") => {
+            proc::run_ok(proc::cargo().args(["run", "--release", "-q", "-p", "shop-operator", "--", "bench"]))
+        }
         _ => bail!(
-            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]"
+            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench operator"
         ),
     }
 }

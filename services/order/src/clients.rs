@@ -1,0 +1,273 @@
+//! The peers: auth (the service token), cart (read and clear a user's cart) and catalog
+//! (prices and stock reservations), all through [`HttpClient`] with a `service` token.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::StatusCode;
+use rust_decimal::Decimal;
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use shop_kit::client::HttpClient;
+use tokio::sync::Mutex;
+use uuid::Uuid;
+
+/// A failed call to a peer: unreachable, a timeout, a 5xx or a body we cannot read. The
+/// outcome of such a call is unknown.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Unreachable(String);
+
+impl From<reqwest::Error> for Unreachable {
+    fn from(e: reqwest::Error) -> Self {
+        Self(e.to_string())
+    }
+}
+
+/// A client-credentials token from auth, cached until 30 s before it expires.
+#[derive(Clone)]
+pub struct ServiceToken {
+    http: HttpClient,
+    url: String,
+    client_id: String,
+    secret: SecretString,
+    cached: Arc<Mutex<Option<(String, Instant)>>>,
+}
+
+#[derive(Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    expires_in: u64,
+}
+
+impl ServiceToken {
+    /// A token source for `client_id` at auth's `base` URL.
+    pub fn new(http: HttpClient, base: &str, client_id: &str, secret: SecretString) -> Self {
+        Self {
+            http,
+            url: format!("{base}/auth/token"),
+            client_id: client_id.to_owned(),
+            secret,
+            cached: Arc::new(Mutex::new(None)),
+        }
+    }
+
+    /// A valid token (one request to auth at most every few minutes).
+    pub async fn get(&self) -> Result<String, Unreachable> {
+        let mut cached = self.cached.lock().await;
+        if let Some((token, until)) = cached.as_ref()
+            && Instant::now() < *until
+        {
+            return Ok(token.clone());
+        }
+        let resp = self
+            .http
+            .post(&self.url)
+            .basic_auth(&self.client_id, Some(self.secret.expose_secret()))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!(
+                "auth refused the service token: {}",
+                resp.status()
+            )));
+        }
+        let token: TokenResponse = resp.json().await?;
+        let until = Instant::now() + Duration::from_secs(token.expires_in.saturating_sub(30));
+        *cached = Some((token.access_token.clone(), until));
+        Ok(token.access_token)
+    }
+
+    /// Forgets the cached token (after a 401).
+    pub async fn forget(&self) {
+        *self.cached.lock().await = None;
+    }
+}
+
+/// One line of a cart, as the cart service returns it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CartLine {
+    pub product_id: Uuid,
+    pub qty: i64,
+}
+
+#[derive(Debug, Deserialize)]
+struct Cart {
+    items: Vec<CartLine>,
+}
+
+/// What the order needs of a product.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Product {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub price: Decimal,
+    pub is_active: bool,
+}
+
+#[derive(Debug, Deserialize)]
+struct Batch {
+    items: Vec<Product>,
+}
+
+/// One line of a reservation.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+pub struct ReserveItem {
+    pub product_id: Uuid,
+    pub qty: i64,
+}
+
+/// A catalog reservation (what the order service reads of it).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Reservation {
+    /// `reserved` or `released`.
+    pub status: String,
+}
+
+/// A line the catalog could not reserve.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Shortfall {
+    pub product_id: Uuid,
+    pub requested: i64,
+    pub available: i64,
+    pub reason: String,
+}
+
+/// What a reservation request came to.
+#[derive(Debug)]
+pub enum Reserve {
+    /// 201 or 200: the reservation (its `status` tells whether stock is held).
+    Done(Reservation),
+    /// 409 `insufficient-stock`: nothing was reserved.
+    Insufficient(Vec<Shortfall>),
+    /// Another 4xx: the catalog refused the request; nothing was reserved.
+    Refused(String),
+}
+
+/// The cart and catalog, called with the service token.
+#[derive(Clone)]
+pub struct Peers {
+    http: HttpClient,
+    token: ServiceToken,
+    catalog: String,
+    cart: String,
+}
+
+impl Peers {
+    /// Clients for the catalog and cart at their base URLs (5 s per call).
+    pub fn new(token: ServiceToken, catalog: &str, cart: &str) -> anyhow::Result<Self> {
+        Ok(Self {
+            http: HttpClient::new(Duration::from_secs(5))?,
+            token,
+            catalog: catalog.to_owned(),
+            cart: cart.to_owned(),
+        })
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        body: Option<&serde_json::Value>,
+    ) -> Result<reqwest::Response, Unreachable> {
+        for attempt in 0..2 {
+            let token = self.token.get().await?;
+            let mut req = self.http.request(method.clone(), url).bearer_auth(token);
+            if let Some(body) = body {
+                req = req.json(body);
+            }
+            let resp = req.send().await?;
+            if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
+                // The token expired early or the keys rotated: fetch a new one once.
+                self.token.forget().await;
+                continue;
+            }
+            if resp.status().is_server_error() || resp.status() == StatusCode::UNAUTHORIZED {
+                return Err(Unreachable(format!("{url}: {}", resp.status())));
+            }
+            return Ok(resp);
+        }
+        Err(Unreachable(format!("{url}: unauthorized")))
+    }
+
+    /// The lines of a user's cart.
+    pub async fn cart(&self, user: Uuid) -> Result<Vec<CartLine>, Unreachable> {
+        let url = format!("{}/internal/carts/{user}", self.cart);
+        let resp = self.send(reqwest::Method::GET, &url, None).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("cart: {}", resp.status())));
+        }
+        Ok(resp.json::<Cart>().await?.items)
+    }
+
+    /// Empties a user's cart.
+    pub async fn clear_cart(&self, user: Uuid) -> Result<(), Unreachable> {
+        let url = format!("{}/internal/carts/{user}/clear", self.cart);
+        let resp = self.send(reqwest::Method::POST, &url, None).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("cart clear: {}", resp.status())));
+        }
+        Ok(())
+    }
+
+    /// The products among `ids` that exist (active or not).
+    pub async fn products(&self, ids: &[Uuid]) -> Result<Vec<Product>, Unreachable> {
+        let url = format!("{}/internal/products/batch", self.catalog);
+        let body = serde_json::json!({ "ids": ids });
+        let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("catalog batch: {}", resp.status())));
+        }
+        Ok(resp.json::<Batch>().await?.items)
+    }
+
+    /// Reserves stock for an order (idempotent by order id).
+    pub async fn reserve(&self, order_id: Uuid, items: &[ReserveItem]) -> Result<Reserve, Unreachable> {
+        let url = format!("{}/internal/reservations", self.catalog);
+        let body = serde_json::json!({ "order_id": order_id, "items": items });
+        let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(Reserve::Done(resp.json().await?));
+        }
+        let problem: serde_json::Value = resp.json().await.unwrap_or_default();
+        let slug = problem["type"].as_str().unwrap_or_default();
+        if status == StatusCode::CONFLICT && slug.ends_with("/insufficient-stock") {
+            let shortfalls = serde_json::from_value(problem["shortfalls"].clone())
+                .map_err(|e| Unreachable(format!("catalog shortfalls: {e}")))?;
+            return Ok(Reserve::Insufficient(shortfalls));
+        }
+        if status == StatusCode::CONFLICT {
+            // `reservation-mismatch`: this order id holds another reservation; its state is
+            // for the sweeper to read, not for us to guess.
+            return Err(Unreachable(format!("catalog reservation conflict: {slug}")));
+        }
+        let detail = problem["detail"].as_str().unwrap_or_default();
+        Ok(Reserve::Refused(format!("{status}: {detail}")))
+    }
+
+    /// The reservation of an order; `None` when none is committed (404).
+    pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, Unreachable> {
+        let url = format!("{}/internal/reservations/{order_id}", self.catalog);
+        let resp = self.send(reqwest::Method::GET, &url, None).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(None),
+            s if s.is_success() => Ok(Some(resp.json().await?)),
+            s => Err(Unreachable(format!("catalog reservation: {s}"))),
+        }
+    }
+
+    /// Gives an order's stock back (exactly once, however often called). `Ok(false)` when the
+    /// order never reserved.
+    pub async fn release(&self, order_id: Uuid) -> Result<bool, Unreachable> {
+        let url = format!("{}/internal/reservations/{order_id}/release", self.catalog);
+        let resp = self.send(reqwest::Method::POST, &url, None).await?;
+        match resp.status() {
+            StatusCode::NOT_FOUND => Ok(false),
+            s if s.is_success() => Ok(true),
+            s => Err(Unreachable(format!("catalog release: {s}"))),
+        }
+    }
+}

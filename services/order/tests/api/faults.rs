@@ -1,0 +1,139 @@
+//! Fault drills: the catalog unreachable during checkout, and a crash between reserving and
+//! placing, both resolved by the sweeper without leaking stock.
+
+use std::time::Duration;
+
+use crate::support::*;
+
+fn sweeping() -> Knobs {
+    Knobs {
+        sweep_interval: Duration::from_millis(300),
+        sweep_grace: Duration::from_secs(1),
+        fault_after_reserve: false,
+    }
+}
+
+#[tokio::test]
+async fn catalog_unreachable_while_reserving_ends_rejected_without_stock_held() {
+    let app = spawn_app_with(sweeping()).await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 2).await;
+    app.proxy.set(REFUSE);
+    let order = expect(app.checkout(&me.token, "down").await, 202).await;
+    assert_eq!(order["status"], "pending");
+    app.proxy.set(PASS);
+    let id = order["id"].as_str().unwrap();
+    let done = app.wait_for(id, |o| o["status"] != "pending").await;
+    assert_eq!(done["status"], "rejected");
+    assert_eq!(done["reason"], "checkout interrupted");
+    assert_eq!(app.stock(p).await, 5, "no stock leaked");
+    assert_eq!(app.cart(&me).await["items"][0]["qty"], 2, "the cart stays");
+}
+
+#[tokio::test]
+async fn a_lost_reservation_reply_is_placed_by_the_sweeper() {
+    let app = spawn_app_with(sweeping()).await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 2).await;
+    app.proxy.set(LOSE_REPLY);
+    let order = expect(app.checkout(&me.token, "lost").await, 202).await;
+    assert_eq!(order["status"], "pending");
+    assert_eq!(app.stock(p).await, 3, "the catalog did reserve");
+    app.proxy.set(PASS);
+    let id = order["id"].as_str().unwrap();
+    let done = app.wait_for(id, |o| o["status"] != "pending").await;
+    assert_eq!(done["status"], "placed");
+    assert_eq!(app.stock(p).await, 3);
+    // Canceling gives the stock back once.
+    expect(app.patch(&me.token, &format!("/orders/{id}/cancel")).await, 200).await;
+    expect(app.patch(&me.token, &format!("/orders/{id}/cancel")).await, 200).await;
+    assert_eq!(app.stock(p).await, 5);
+}
+
+#[tokio::test]
+async fn catalog_unreachable_while_releasing_is_retried_by_the_sweeper() {
+    let app = spawn_app_with(sweeping()).await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 1).await;
+    let order = expect(app.checkout(&me.token, "x").await, 201).await;
+    let id = order["id"].as_str().unwrap();
+    // The catalog goes away entirely: point the order service at a dead port.
+    app.proxy.set(REFUSE);
+    let mut app = app;
+    let dead = shop_order::build(order_config(
+        &app.keys,
+        &app.order_db,
+        &app.auth.url(""),
+        "http://127.0.0.1:9",
+        &app.cart.url(""),
+        Knobs::default(),
+    ))
+    .await
+    .unwrap();
+    let first = std::mem::replace(&mut app.order, shop_testkit::spawn(dead));
+    first.stop().await.unwrap();
+    let c = expect(app.patch(&me.token, &format!("/orders/{id}/cancel")).await, 200).await;
+    assert_eq!(c["status"], "canceled");
+    assert!(c["released_at"].is_null(), "{c}");
+    assert_eq!(app.stock(p).await, 4);
+    // A healthy replica's sweeper finishes the release.
+    app.proxy.set(PASS);
+    let healthy = shop_order::build(order_config(
+        &app.keys,
+        &app.order_db,
+        &app.auth.url(""),
+        &app.proxy.url,
+        &app.cart.url(""),
+        sweeping(),
+    ))
+    .await
+    .unwrap();
+    let _healthy = shop_testkit::spawn(healthy);
+    app.wait_for(id, |o| o["released_at"].is_string()).await;
+    assert_eq!(app.stock(p).await, 5);
+}
+
+/// `ORDER_FAULT_AFTER_RESERVE` stops the saga after the reservation, as a crash would; a fresh
+/// process on the same database (the "restart") places the order through its sweeper.
+#[tokio::test]
+async fn a_crash_between_reserve_and_place_is_resolved_after_restart() {
+    let app = spawn_app_with(Knobs {
+        fault_after_reserve: true,
+        ..Knobs::default()
+    })
+    .await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 2).await;
+    let order = expect(app.checkout(&me.token, "crash").await, 202).await;
+    assert_eq!(order["status"], "pending");
+    assert_eq!(app.stock(p).await, 3);
+    let id = order["id"].as_str().unwrap().to_owned();
+    let mut app = app;
+    let restarted = shop_order::build(order_config(
+        &app.keys,
+        &app.order_db,
+        &app.auth.url(""),
+        &app.proxy.url,
+        &app.cart.url(""),
+        sweeping(),
+    ))
+    .await
+    .unwrap();
+    let crashed = std::mem::replace(&mut app.order, shop_testkit::spawn(restarted));
+    crashed.stop().await.unwrap();
+    let done = app.wait_for(&id, |o| o["status"] != "pending").await;
+    assert_eq!(done["status"], "placed");
+    assert_eq!(app.stock(p).await, 3, "reserved once, kept for the placed order");
+    assert_eq!(
+        app.cart(&me).await["items"],
+        serde_json::json!([]),
+        "the sweeper clears the cart"
+    );
+    // The retry with the same key now sees the placed order.
+    let again = expect(app.checkout(&me.token, "crash").await, 200).await;
+    assert_eq!(again["status"], "placed");
+}
