@@ -16,7 +16,7 @@ use crate::store;
         products::create, products::update, products::deactivate, products::replace_images, products::adjust_stock,
         categories::list, categories::show, categories::create, categories::update, categories::delete,
         templates::list, templates::show, templates::create, templates::update, templates::delete,
-        internal::batch, internal::reserve, internal::release, internal::status,
+        internal::batch, internal::low_stock, internal::reserve, internal::release, internal::status,
     ),
     components(schemas(store::products::Product, store::categories::Category, store::templates::Template,
         store::reservations::Reservation, store::reservations::Item, store::reservations::Shortfall,

@@ -107,6 +107,15 @@ pub struct Product {
     pub is_active: bool,
 }
 
+/// A product running out (admin stats).
+#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
+pub struct LowStock {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub stock: i64,
+}
+
 #[derive(Debug, Deserialize)]
 struct Batch {
     items: Vec<Product>,
@@ -221,6 +230,19 @@ impl Peers {
             return Err(Unreachable(format!("catalog batch: {}", resp.status())));
         }
         Ok(resp.json::<Batch>().await?.items)
+    }
+
+    /// Active products with less than `threshold` in stock, lowest first.
+    pub async fn low_stock(&self, threshold: i64) -> Result<Vec<LowStock>, Unreachable> {
+        let url = format!(
+            "{}/internal/products/low-stock?threshold={threshold}&limit=20",
+            self.catalog
+        );
+        let resp = self.send(reqwest::Method::GET, &url, None).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("catalog low-stock: {}", resp.status())));
+        }
+        Ok(resp.json().await?)
     }
 
     /// Reserves stock for an order (idempotent by order id).

@@ -297,6 +297,9 @@ pub struct Stats {
     pub top_by_revenue: Vec<TopProduct>,
     /// The last 7 days (today included), zero-filled.
     pub daily: Vec<Day>,
+    /// Active products below `low_stock_threshold`, from the catalog; `null` when the catalog
+    /// did not answer.
+    pub low_stock: Option<Vec<crate::clients::LowStock>>,
 }
 
 /// A best seller.
@@ -374,5 +377,6 @@ pub async fn stats(db: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Stats,
         top_by_quantity,
         top_by_revenue,
         daily,
+        low_stock: None,
     })
 }

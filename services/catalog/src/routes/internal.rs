@@ -27,6 +27,7 @@ pub const MAX_QTY: i32 = 10_000;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/internal/products/batch", post(batch))
+        .route("/internal/products/low-stock", get(low_stock))
         .route("/internal/reservations", post(reserve))
         .route("/internal/reservations/{order_id}", get(status))
         .route("/internal/reservations/{order_id}/release", post(release))
@@ -41,6 +42,40 @@ pub async fn batch(
     Json(req): Json<BatchRequest>,
 ) -> Result<axum::Json<BatchResponse>, Problem> {
     Ok(axum::Json(lookup(&state, &req.ids).await?))
+}
+
+/// `GET /internal/products/low-stock` query.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct LowStockQuery {
+    /// Products with less than this in stock (default `LOW_STOCK_THRESHOLD`).
+    pub threshold: Option<i32>,
+    /// At most this many, lowest stock first (default 20, at most 100).
+    pub limit: Option<i64>,
+}
+
+/// Active products running out, lowest stock first (the order service's admin stats):
+/// `GET /internal/products/low-stock` (service).
+#[utoipa::path(get, path = "/internal/products/low-stock", tag = "internal", params(LowStockQuery),
+    responses((status = 200, body = Vec<crate::store::products::Product>), (status = 403), (status = 422)), security(("bearer" = [])))]
+pub async fn low_stock(
+    State(state): State<AppState>,
+    _svc: ServiceCaller,
+    shop_kit::extract::Query(q): shop_kit::extract::Query<LowStockQuery>,
+) -> Result<axum::Json<Vec<crate::store::products::Product>>, Problem> {
+    let threshold = q.threshold.unwrap_or(state.config.low_stock_threshold);
+    let limit = q.limit.unwrap_or(20);
+    let mut errors = Errors::default();
+    if !(0..=1_000_000_000).contains(&threshold) {
+        errors.add("threshold", "must be from 0 to 1000000000");
+    }
+    if !(1..=100).contains(&limit) {
+        errors.add("limit", "must be from 1 to 100");
+    }
+    errors.finish()?;
+    Ok(axum::Json(
+        crate::store::products::low_stock(&state.db, threshold, limit).await?,
+    ))
 }
 
 /// `POST /internal/reservations`.

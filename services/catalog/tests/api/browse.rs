@@ -213,3 +213,32 @@ async fn batch_lookup_reports_missing_ids() {
         200
     );
 }
+
+#[tokio::test]
+async fn services_see_what_runs_out() {
+    let app = spawn_app().await;
+    let zero = app.product(json!({"stock": 0})).await;
+    let two = app.product(json!({"stock": 2})).await;
+    app.product(json!({"stock": 50})).await;
+    app.product(json!({"stock": 1, "is_active": false})).await;
+    let low = json(
+        app.get_as(&app.service, "/internal/products/low-stock?threshold=3")
+            .await,
+    )
+    .await;
+    let ids: Vec<&Value> = low.as_array().unwrap().iter().map(|p| &p["id"]).collect();
+    assert_eq!(ids, [&zero["id"], &two["id"]], "active only, lowest first");
+    let one = json(
+        app.get_as(&app.service, "/internal/products/low-stock?threshold=3&limit=1")
+            .await,
+    )
+    .await;
+    assert_eq!(one.as_array().unwrap().len(), 1);
+    problem(app.get_as(&app.customer, "/internal/products/low-stock").await, 403).await;
+    problem(
+        app.get_as(&app.service, "/internal/products/low-stock?limit=1000")
+            .await,
+        422,
+    )
+    .await;
+}

@@ -98,8 +98,7 @@ pub struct StatsParams {
     pub from: Option<NaiveDate>,
     /// Last day (UTC), inclusive; default today.
     pub to: Option<NaiveDate>,
-    /// Accepted for the contract; low-stock products are not reported yet (the catalog has
-    /// no endpoint for them).
+    /// Active products with less than this in stock are listed (default 5).
     pub low_stock_threshold: Option<i64>,
 }
 
@@ -116,8 +115,17 @@ pub async fn stats(
     if from > to {
         return Err(Problem::invalid("from", "must not be after `to`"));
     }
-    if q.low_stock_threshold.is_some_and(|t| t < 0) {
-        return Err(Problem::invalid("low_stock_threshold", "must not be negative"));
+    let threshold = q.low_stock_threshold.unwrap_or(5);
+    if !(0..=1_000_000_000).contains(&threshold) {
+        return Err(Problem::invalid("low_stock_threshold", "must be from 0 to 1000000000"));
     }
-    Ok(axum::Json(store::stats(&state.db, from, to).await?))
+    let mut stats = store::stats(&state.db, from, to).await?;
+    stats.low_stock = match state.peers.low_stock(threshold).await {
+        Ok(items) => Some(items),
+        Err(e) => {
+            tracing::warn!(error = ?e, "catalog unavailable; stats go out without low stock");
+            None
+        }
+    };
+    Ok(axum::Json(stats))
 }

@@ -228,6 +228,7 @@ async fn admin_lists_cancels_and_counts() {
     let app = spawn_app().await;
     let a = app.product("10.00", 10).await;
     let b = app.product("3.00", 10).await;
+    let scarce = app.product("1.00", 2).await;
     let alice = app.shopper();
     let bob = app.shopper();
     app.add_to_cart(&alice, a, 2).await;
@@ -260,6 +261,14 @@ async fn admin_lists_cancels_and_counts() {
     problem(app.get(&app.admin, "/admin/orders?per_page=101").await, 422).await;
 
     let stats = expect(app.get(&app.admin, "/admin/stats").await, 200).await;
+    let low = stats["low_stock"].as_array().unwrap();
+    assert!(low.iter().any(|p| p["id"] == json!(scarce.to_string())), "{low:?}");
+    assert!(
+        low.iter().all(|p| p["stock"].as_i64().unwrap() < 5),
+        "only products below 5 units: {low:?}"
+    );
+    let none = expect(app.get(&app.admin, "/admin/stats?low_stock_threshold=0").await, 200).await;
+    assert_eq!(none["low_stock"], json!([]));
     assert_eq!(stats["orders"], 2);
     assert_eq!(stats["revenue"], "38.00");
     assert_eq!(stats["average_order_value"], "19.00");
