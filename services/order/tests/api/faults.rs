@@ -137,3 +137,47 @@ async fn a_crash_between_reserve_and_place_is_resolved_after_restart() {
     let again = expect(app.checkout(&me.token, "crash").await, 200).await;
     assert_eq!(again["status"], "placed");
 }
+
+/// The cart service (or its Redis) is down: checkout says so with a 503 problem and writes
+/// nothing, and the retry with the same key succeeds once it is back.
+#[tokio::test]
+async fn cart_unreachable_is_a_clear_503_and_writes_nothing() {
+    let app = spawn_app().await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 1).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let blind = shop_testkit::spawn(
+        shop_order::build(order_config(
+            &app.keys,
+            &app.order_db,
+            &app.auth.url(""),
+            &app.proxy.url,
+            &format!("http://127.0.0.1:{closed}"),
+            Knobs::default(),
+        ))
+        .await
+        .unwrap(),
+    );
+    let r = app
+        .http
+        .post(blind.url("/orders/checkout"))
+        .bearer_auth(&me.token)
+        .header("Idempotency-Key", "cart-down")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 503).await;
+    let orders: i64 = sqlx::query_scalar("SELECT count(*) FROM orders")
+        .fetch_one(&app.order_db.pool)
+        .await
+        .unwrap();
+    assert_eq!(orders, 0, "nothing written");
+    assert_eq!(app.stock(p).await, 5, "nothing reserved");
+    let placed = expect(app.checkout(&me.token, "cart-down").await, 201).await;
+    assert_eq!(placed["status"], "placed");
+}
