@@ -14,6 +14,13 @@
 //! shop-auth on it, and prints shop-auth's idle resident memory, login latency (argon2-bound)
 //! at a given concurrency with the memory under that load, and access-token verifications per
 //! second on one core.
+//!
+//! `order`: builds auth, catalog, cart, order and `shop-bench` in release, starts all four on a
+//! fresh private stack, and has `shop-bench checkout` set up through the real APIs (the seeded
+//! admin creates a product with ample stock; users register and log in), then drive "add one
+//! unit, check out" at a given concurrency (orders/s, checkout p50/p99), then race 200 users for
+//! a product with stock 50 (oversell, which must be 0, and the final stock); prints each
+//! service's peak resident memory.
 
 use std::fs;
 use std::time::Duration;
@@ -32,12 +39,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     match args.first().map(String::as_str) {
         Some("auth") => auth(&args[1..]),
         Some("catalog") => catalog(&args[1..]),
+        Some("order") => order(&args[1..]),
         // The operator benchmarks itself against its in-memory API server; no stack needed.
         Some("operator") => {
             proc::run_ok(proc::cargo().args(["run", "--release", "-q", "-p", "shop-operator", "--", "bench"]))
         }
         _ => bail!(
-            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench operator"
+            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench order [--concurrency C] [--seconds S] [--users N]\n       cargo xtask bench operator"
         ),
     }
 }
@@ -359,5 +367,131 @@ fn catalog(args: &[String]) -> Result<()> {
         list_rps / list_pg,
         get_rps / get_pg
     );
+    Ok(())
+}
+
+/// The services `bench order` runs, in start order.
+const ORDER_SERVICES: [&str; 4] = ["auth", "catalog", "cart", "order"];
+
+fn order(args: &[String]) -> Result<()> {
+    let concurrency: usize = flag(args, "--concurrency", 32)?;
+    let seconds: u64 = flag(args, "--seconds", 10)?;
+    let users: usize = flag(args, "--users", 64)?;
+    let tools = tools::ensure_tools(false)?;
+    eprintln!("xtask: building shop-auth, shop-catalog, shop-cart, shop-order and shop-bench (release)");
+    proc::run_ok(proc::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "shop-auth",
+        "-p",
+        "shop-catalog",
+        "-p",
+        "shop-cart",
+        "-p",
+        "shop-order",
+        "-p",
+        "shop-bench",
+    ]))?;
+
+    let stack = Stack::start(&tools, &StackOptions::new("bench-order", true))?;
+    let secrets = services::ensure_secrets(stack.dir(), &bench_binary("shop-auth"))?;
+    let ports = proc::free_ports(ORDER_SERVICES.len() * 2)?;
+    let instances = ORDER_SERVICES
+        .iter()
+        .zip(ports.chunks(2))
+        .map(|(name, ports)| {
+            Ok(Instance {
+                service: services::service(name)?,
+                ports: Ports {
+                    api: ports[0],
+                    admin: ports[1],
+                },
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let admin_email = "bench-admin@example.com";
+    let admin_password = services::random_hex(16)?;
+    let shop = ShopEnv {
+        instances: &instances,
+        stack: &stack,
+        secrets: &secrets,
+        admin_email,
+        admin_password: &admin_password,
+        log_format: "json",
+    };
+
+    let mut running = Vec::new();
+    for instance in &instances {
+        let service = instance.service;
+        let binary = bench_binary(service.binary);
+        let mut env = services::service_env(instance, &shop);
+        let mut overrides = vec![("RUST_LOG", "warn")];
+        if service.name == "auth" {
+            // Every user logs in from one address, far beyond the throttling limits.
+            overrides.extend([
+                ("LOGIN_MAX_FAILURES_PER_EMAIL", "100000000"),
+                ("LOGIN_MAX_FAILURES_PER_IP", "100000000"),
+            ]);
+        }
+        for (k, v) in overrides {
+            env.retain(|(key, _)| key != k);
+            env.push((k.to_owned(), v.to_owned()));
+        }
+        if let Some(db) = service.database_name() {
+            stack.create_database(db)?;
+            services::run_prefixed("migrate", services::command(&binary, &env).arg("migrate"))?;
+        }
+        let mut child = services::spawn_prefixed(service.name, services::command(&binary, &env).arg("serve"))?;
+        child.wait_healthy(instance.ports.admin, Duration::from_secs(30))?;
+        running.push(child);
+    }
+
+    let url = |name: &str| services::instance(&instances, name).map(Instance::url);
+    run_bench_lines(&[
+        "checkout",
+        "--auth",
+        &url("auth")?,
+        "--catalog",
+        &url("catalog")?,
+        "--cart",
+        &url("cart")?,
+        "--order",
+        &url("order")?,
+        "--admin-email",
+        admin_email,
+        "--admin-password",
+        &admin_password,
+        "--users",
+        &users.to_string(),
+        "--concurrency",
+        &concurrency.to_string(),
+        "--seconds",
+        &seconds.to_string(),
+    ])?;
+    for child in &running {
+        let peak = memory_kib(child.pid(), "VmHWM")?;
+        println!(
+            "{{\"bench\":\"order_memory_under_load\",\"service\":\"{}\",\"peak_rss_mib\":{:.1}}}",
+            child.name,
+            peak as f64 / 1024.0
+        );
+    }
+    // Stop in reverse order: callers before the services they call.
+    for mut child in running.into_iter().rev() {
+        child.stop(Duration::from_secs(10))?;
+    }
+    drop(stack);
+    Ok(())
+}
+
+/// Runs `shop-bench` and passes every JSON result line through.
+fn run_bench_lines(args: &[&str]) -> Result<()> {
+    let mut cmd = std::process::Command::new(bench_binary("shop-bench"));
+    cmd.args(args);
+    let out = proc::output_ok(&mut cmd)?;
+    for line in out.lines().filter(|l| l.starts_with('{')) {
+        println!("{line}");
+    }
     Ok(())
 }

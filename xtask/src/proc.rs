@@ -64,6 +64,24 @@ pub(crate) fn cargo() -> Command {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(cargo);
     cmd.current_dir(workspace_root());
+    // `cargo run` gave xtask the variables of its own package (CARGO_MANIFEST_DIR,
+    // CARGO_PKG_NAME, …). Passed on, they differ from a plain `cargo build`'s environment and
+    // make build scripts that watch them (ring's) rerun, rebuilding half the tree each time.
+    for (key, _) in std::env::vars_os() {
+        if let Some(key) = key.to_str()
+            && (key.starts_with("CARGO_PKG_")
+                || matches!(
+                    key,
+                    "CARGO_MANIFEST_DIR"
+                        | "CARGO_MANIFEST_PATH"
+                        | "CARGO_CRATE_NAME"
+                        | "CARGO_BIN_NAME"
+                        | "CARGO_PRIMARY_PACKAGE"
+                ))
+        {
+            cmd.env_remove(key);
+        }
+    }
     cmd
 }
 

@@ -7,6 +7,12 @@
 //!   user if needed, then N logins from C concurrent clients; latency percentiles.
 //! - `get --name NAME --urls-file FILE [--concurrency C] [--seconds S]`: GETs the URLs of the
 //!   file round-robin from C concurrent clients for S seconds; requests/s and percentiles.
+//! - `checkout --auth URL --catalog URL --cart URL --order URL --admin-email E --admin-password P
+//!   [--users N] [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K]`:
+//!   sets up through the real APIs (the admin creates products, N users register and log in),
+//!   then C workers add one unit to their cart and check out for S seconds (orders/s, checkout
+//!   p50/p99); then U users race for a product with stock K (placed, rejected, oversell, final
+//!   stock). Two JSON lines.
 #![allow(clippy::print_stdout)] // A benchmark prints its numbers.
 
 use std::sync::Arc;
@@ -69,9 +75,39 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             rt.block_on(get(&name, urls, concurrency, Duration::from_secs(seconds)))
         }
+        Some("checkout") => {
+            let number = |name: &str, default: usize| -> anyhow::Result<usize> {
+                flag(name)
+                    .map_or(Ok(default), |s| s.parse())
+                    .with_context(|| name.to_owned())
+            };
+            let urls = Urls {
+                auth: flag("--auth").context("--auth is required")?,
+                catalog: flag("--catalog").context("--catalog is required")?,
+                cart: flag("--cart").context("--cart is required")?,
+                order: flag("--order").context("--order is required")?,
+            };
+            let options = CheckoutOptions {
+                admin_email: flag("--admin-email").context("--admin-email is required")?,
+                admin_password: flag("--admin-password").context("--admin-password is required")?,
+                concurrency: number("--concurrency", 32)?.max(1),
+                // At least one user per worker: two workers on one cart would mix their lines.
+                users: number("--users", 64)?.max(number("--concurrency", 32)?.max(1)),
+                seconds: number("--seconds", 10)? as u64,
+                contended_users: number("--contended-users", 200)?,
+                contended_stock: number("--contended-stock", 50)?,
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()?;
+            rt.block_on(checkout(&urls, &options))
+        }
         _ => bail!(
             "usage: shop-bench verify [--seconds N] | login --url URL --email E --password P [--concurrency C] \
-             [--requests N] | get --name NAME --urls-file FILE [--concurrency C] [--seconds S]"
+             [--requests N] | get --name NAME --urls-file FILE [--concurrency C] [--seconds S] | checkout \
+             --auth URL --catalog URL --cart URL --order URL --admin-email E --admin-password P [--users N] \
+             [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K]"
         ),
     }
 }
@@ -241,6 +277,338 @@ async fn get(name: &str, urls: Vec<String>, concurrency: usize, duration: Durati
         "{}",
         json!({"bench": name, "concurrency": concurrency, "ok": all.len(), "errors": errors, "seconds": round(secs),
                "per_second": round(all.len() as f64 / secs), "p50_ms": percentile(&all, 0.5), "p99_ms": percentile(&all, 0.99)})
+    );
+    Ok(())
+}
+
+/// The base URLs of the services the checkout benchmark talks to.
+struct Urls {
+    auth: String,
+    catalog: String,
+    cart: String,
+    order: String,
+}
+
+struct CheckoutOptions {
+    admin_email: String,
+    admin_password: String,
+    users: usize,
+    concurrency: usize,
+    seconds: u64,
+    contended_users: usize,
+    contended_stock: usize,
+}
+
+/// A signed-in user: its access token.
+#[derive(Clone)]
+struct User {
+    token: String,
+}
+
+/// Fails with the status and the body unless `response` succeeded; returns the JSON body.
+async fn json_ok(response: reqwest::Response, what: &str) -> anyhow::Result<serde_json::Value> {
+    let status = response.status();
+    let body = response.text().await?;
+    anyhow::ensure!(status.is_success(), "{what}: {status}: {body}");
+    Ok(serde_json::from_str(&body).unwrap_or(serde_json::Value::Null))
+}
+
+async fn sign_in(http: &reqwest::Client, auth: &str, email: &str, password: &str) -> anyhow::Result<User> {
+    let r = http
+        .post(format!("{auth}/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    let body = json_ok(r, &format!("login {email}")).await?;
+    let token = body["access_token"]
+        .as_str()
+        .context("the login answer has no access_token")?
+        .to_owned();
+    Ok(User { token })
+}
+
+/// Registers and signs in `n` users, a few at a time (each costs two argon2 hashes).
+async fn make_users(http: &reqwest::Client, auth: &str, n: usize) -> anyhow::Result<Vec<User>> {
+    let run = format!("{:08x}", rand_u32());
+    let next = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for _ in 0..4 {
+        let (http, next, auth, run) = (http.clone(), next.clone(), auth.to_owned(), run.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut users = Vec::new();
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n {
+                    break;
+                }
+                let email = format!("bench-{run}-{i}@example.com");
+                let password = "bench-passphrase-1";
+                let r = http
+                    .post(format!("{auth}/auth/register"))
+                    .json(&json!({"email": email, "password": password}))
+                    .send()
+                    .await?;
+                json_ok(r, &format!("register {email}")).await?;
+                users.push((i, sign_in(&http, &auth, &email, password).await?));
+            }
+            anyhow::Ok(users)
+        }));
+    }
+    let mut all = Vec::with_capacity(n);
+    for t in tasks {
+        all.extend(t.await??);
+    }
+    all.sort_by_key(|(i, _)| *i);
+    Ok(all.into_iter().map(|(_, u)| u).collect())
+}
+
+fn rand_u32() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32
+}
+
+/// Creates an active product with `stock` units as the admin; returns its id.
+async fn create_product(
+    http: &reqwest::Client,
+    catalog: &str,
+    admin: &User,
+    sku: &str,
+    stock: usize,
+) -> anyhow::Result<String> {
+    let r = http
+        .post(format!("{catalog}/products"))
+        .bearer_auth(&admin.token)
+        .json(&json!({"sku": sku, "name": format!("Bench product {sku}"), "price": "10.00", "stock": stock}))
+        .send()
+        .await?;
+    let body = json_ok(r, "create product").await?;
+    Ok(body["id"].as_str().context("the product has no id")?.to_owned())
+}
+
+/// What one checkout answered.
+enum Outcome {
+    Placed(serde_json::Value),
+    Rejected,
+    Pending,
+}
+
+/// `POST /orders/checkout` with a fresh key; any answer but 200/201/202 is an error.
+async fn check_out(http: &reqwest::Client, order: &str, user: &User) -> anyhow::Result<Outcome> {
+    let r = http
+        .post(format!("{order}/orders/checkout"))
+        .bearer_auth(&user.token)
+        .header("Idempotency-Key", uuid::Uuid::new_v4().to_string())
+        .send()
+        .await?;
+    let body = json_ok(r, "checkout").await?;
+    Ok(match body["status"].as_str() {
+        Some("placed") => Outcome::Placed(body),
+        Some("rejected") => Outcome::Rejected,
+        Some("pending") => Outcome::Pending,
+        other => bail!("checkout answered status {other:?}"),
+    })
+}
+
+async fn add_to_cart(http: &reqwest::Client, cart: &str, user: &User, product: &str) -> anyhow::Result<()> {
+    let r = http
+        .post(format!("{cart}/cart/add"))
+        .bearer_auth(&user.token)
+        .json(&json!({"product_id": product, "qty": 1}))
+        .send()
+        .await?;
+    json_ok(r, "add to cart").await.map(drop)
+}
+
+async fn checkout(urls: &Urls, o: &CheckoutOptions) -> anyhow::Result<()> {
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(o.concurrency.max(o.contended_users) * 2)
+        .timeout(Duration::from_secs(30))
+        .build()?;
+    let setup = Instant::now();
+    let admin = sign_in(&http, &urls.auth, &o.admin_email, &o.admin_password).await?;
+    let run = format!("{:08x}", rand_u32());
+    let product = create_product(&http, &urls.catalog, &admin, &format!("BENCH-{run}-LOAD"), 1_000_000).await?;
+    let users = make_users(&http, &urls.auth, o.users.max(o.contended_users)).await?;
+    eprintln!(
+        "shop-bench: {} users and a product ready in {:.1} s",
+        users.len(),
+        setup.elapsed().as_secs_f64()
+    );
+
+    // Warm-up: each load user once (connections, the services' token caches, the pools).
+    let load_users = Arc::new(users[..o.users].to_vec());
+    for u in load_users.iter().take(o.concurrency) {
+        add_to_cart(&http, &urls.cart, u, &product).await?;
+        check_out(&http, &urls.order, u).await?;
+    }
+
+    // The load: worker w owns users w, w + C, w + 2C, … (never two workers on one cart).
+    let duration = Duration::from_secs(o.seconds);
+    let start = Instant::now();
+    let mut workers = Vec::new();
+    for w in 0..o.concurrency {
+        let (http, users, product, cart, order) = (
+            http.clone(),
+            load_users.clone(),
+            product.clone(),
+            urls.cart.clone(),
+            urls.order.clone(),
+        );
+        let concurrency = o.concurrency;
+        workers.push(tokio::spawn(async move {
+            let mine: Vec<&User> = users.iter().skip(w).step_by(concurrency).collect();
+            let (mut latencies, mut placed, mut rejected, mut pending, mut errors, mut pairs) =
+                (Vec::new(), 0usize, 0usize, 0usize, 0usize, 0usize);
+            let mut i = 0;
+            while start.elapsed() < duration {
+                let user = mine[i % mine.len()];
+                i += 1;
+                if add_to_cart(&http, &cart, user, &product).await.is_err() {
+                    errors += 1;
+                    continue;
+                }
+                let t = Instant::now();
+                match check_out(&http, &order, user).await {
+                    Ok(outcome) => {
+                        latencies.push(t.elapsed());
+                        pairs += 1;
+                        match outcome {
+                            Outcome::Placed(_) => placed += 1,
+                            Outcome::Rejected => rejected += 1,
+                            Outcome::Pending => pending += 1,
+                        }
+                    }
+                    Err(_) => errors += 1,
+                }
+            }
+            (latencies, placed, rejected, pending, errors, pairs)
+        }));
+    }
+    let (mut all, mut placed, mut rejected, mut pending, mut errors, mut pairs) = (Vec::new(), 0, 0, 0, 0, 0);
+    for w in workers {
+        let (l, p, r, pe, e, pa) = w.await?;
+        all.extend(l);
+        placed += p;
+        rejected += r;
+        pending += pe;
+        errors += e;
+        pairs += pa;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    all.sort();
+    println!(
+        "{}",
+        json!({"bench": "checkout", "concurrency": o.concurrency, "users": o.users, "seconds": round(secs),
+               "orders_per_second": round(placed as f64 / secs), "add_and_checkout_per_second": round(pairs as f64 / secs),
+               "p50_ms": percentile(&all, 0.5), "p90_ms": percentile(&all, 0.9), "p99_ms": percentile(&all, 0.99),
+               "max_ms": percentile(&all, 1.0), "placed": placed, "rejected": rejected, "pending": pending, "errors": errors})
+    );
+
+    contended(&http, urls, &admin, &users, o, &run).await
+}
+
+/// `U` users with one unit each in an otherwise empty cart check out at once a product with
+/// `K` in stock: exactly `K` may be placed, and the stock must end at 0, never below.
+async fn contended(
+    http: &reqwest::Client,
+    urls: &Urls,
+    admin: &User,
+    users: &[User],
+    o: &CheckoutOptions,
+    run: &str,
+) -> anyhow::Result<()> {
+    let n = o.contended_users.min(users.len());
+    let stock = o.contended_stock;
+    let product = create_product(http, &urls.catalog, admin, &format!("BENCH-{run}-RACE"), stock).await?;
+    let racers = &users[..n];
+    for u in racers {
+        let r = http
+            .post(format!("{}/cart/clear", urls.cart))
+            .bearer_auth(&u.token)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "clearing a cart: {}", r.status());
+        add_to_cart(http, &urls.cart, u, &product).await?;
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let start = Instant::now();
+    let tasks: Vec<_> = racers
+        .iter()
+        .map(|u| {
+            let (http, order, u, barrier, product) = (
+                http.clone(),
+                urls.order.clone(),
+                u.clone(),
+                barrier.clone(),
+                product.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                let outcome = check_out(&http, &order, &u).await?;
+                // Units of the contended product in a placed order.
+                let units = match &outcome {
+                    Outcome::Placed(body) => body["items"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter(|item| item["product_id"].as_str() == Some(product.as_str()))
+                        .filter_map(|item| item["qty"].as_u64())
+                        .sum::<u64>(),
+                    _ => 0,
+                };
+                anyhow::Ok((outcome, units, u))
+            })
+        })
+        .collect();
+    let (mut placed, mut rejected, mut pending, mut errors, mut units) = (0usize, 0usize, 0usize, 0usize, 0u64);
+    let mut rejected_users = Vec::new();
+    for t in tasks {
+        match t.await? {
+            Ok((Outcome::Placed(_), u, _)) => {
+                placed += 1;
+                units += u;
+            }
+            Ok((Outcome::Rejected, _, user)) => {
+                rejected += 1;
+                rejected_users.push(user);
+            }
+            Ok((Outcome::Pending, _, _)) => pending += 1,
+            Err(err) => {
+                errors += 1;
+                eprintln!("shop-bench: contended checkout: {err:#}");
+            }
+        }
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let r = http
+        .get(format!("{}/products/{product}", urls.catalog))
+        .bearer_auth(&admin.token)
+        .send()
+        .await?;
+    let final_stock = json_ok(r, "read the product").await?["stock"]
+        .as_i64()
+        .context("the product has no stock")?;
+    // A rejected checkout leaves the cart as it was: one unit of the product.
+    let mut carts_intact = 0usize;
+    for u in &rejected_users {
+        let r = http
+            .get(format!("{}/cart", urls.cart))
+            .bearer_auth(&u.token)
+            .send()
+            .await?;
+        let cart = json_ok(r, "read a cart").await?;
+        let intact = cart["items"].as_array().is_some_and(|items| {
+            items.len() == 1
+                && items[0]["product_id"].as_str() == Some(product.as_str())
+                && items[0]["qty"].as_u64() == Some(1)
+        });
+        carts_intact += usize::from(intact);
+    }
+    println!(
+        "{}",
+        json!({"bench": "checkout_contended", "users": n, "stock": stock, "seconds": round(secs),
+               "placed": placed, "units_placed": units, "rejected": rejected, "pending": pending, "errors": errors,
+               "oversell": units.saturating_sub(stock as u64), "final_stock": final_stock,
+               "rejected_carts_intact": carts_intact})
     );
     Ok(())
 }
