@@ -126,6 +126,23 @@ pub fn token(keys: &TempKeys, issuer: &str, audience: &str, sub: &str, role: &st
     jsonwebtoken::encode(&header, &claims, &key).expect("sign")
 }
 
+/// What a service under test verifies [`token`]s with: `keys`' public directory.
+pub fn verifier_config(keys: &TempKeys, issuer: &str, audience: &str) -> shop_kit::auth::VerifierConfig {
+    shop_kit::auth::VerifierConfig {
+        issuer: issuer.to_owned(),
+        audience: audience.to_owned(),
+        keys: shop_kit::auth::KeyConfig::Dir(keys.public_dir()),
+    }
+}
+
+/// Listeners on `127.0.0.1:0` with a short drain, for services under test.
+pub fn server_config() -> shop_kit::config::ServerConfig {
+    shop_kit::config::ServerConfig {
+        drain_timeout: Duration::from_secs(2),
+        ..shop_kit::config::ServerConfig::for_tests()
+    }
+}
+
 /// A new key directory under the system temp dir.
 pub fn temp_keys() -> TempKeys {
     let dir = std::env::temp_dir()

@@ -2,13 +2,9 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shop_kit::auth::{KeyConfig, VerifierConfig};
-use shop_kit::config::ServerConfig;
 use shop_testkit::{Spawned, TempKeys, TestDb};
 pub use shop_testkit::{json, problem};
 use uuid::Uuid;
@@ -26,27 +22,12 @@ pub struct TestApp {
     pub service: String,
 }
 
-fn verifier(keys: &TempKeys) -> VerifierConfig {
-    VerifierConfig {
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-        keys: KeyConfig::Dir(keys.public_dir()),
-    }
-}
-
-fn server() -> ServerConfig {
-    ServerConfig {
-        drain_timeout: Duration::from_secs(2),
-        ..ServerConfig::for_tests()
-    }
-}
-
 pub fn cart_config(keys: &TempKeys, redis_url: &str, catalog_url: &str) -> shop_cart::config::Config {
     shop_cart::config::Config {
-        server: server(),
+        server: shop_testkit::server_config(),
         redis_url: SecretString::from(redis_url.to_owned()),
         catalog_url: catalog_url.to_owned(),
-        verifier: verifier(keys),
+        verifier: shop_testkit::verifier_config(keys, ISSUER, AUDIENCE),
         limits: shop_cart::config::Limits {
             max_lines: 5,
             ..Default::default()
@@ -59,10 +40,10 @@ pub async fn spawn_app() -> TestApp {
     shop_kit::db::migrate(&db.pool, &shop_catalog::MIGRATOR).await.unwrap();
     let keys = shop_testkit::temp_keys();
     let catalog_config = shop_catalog::config::Config {
-        server: server(),
+        server: shop_testkit::server_config(),
         database_url: SecretString::from(db.url.clone()),
         database_max_connections: 5,
-        verifier: verifier(&keys),
+        verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         low_stock_threshold: 5,
     };
     let catalog = shop_testkit::spawn(shop_catalog::build(catalog_config).await.unwrap());

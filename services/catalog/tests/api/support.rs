@@ -2,14 +2,10 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
-use std::time::Duration;
-
 use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shop_catalog::config::Config;
-use shop_kit::auth::{KeyConfig, VerifierConfig};
-use shop_kit::config::ServerConfig;
 use shop_testkit::{Spawned, TempKeys, TestDb};
 pub use shop_testkit::{json, problem};
 
@@ -35,17 +31,10 @@ pub async fn spawn_app() -> TestApp {
     shop_kit::db::migrate(&db.pool, &shop_catalog::MIGRATOR).await.unwrap();
     let keys = shop_testkit::temp_keys();
     let config = Config {
-        server: ServerConfig {
-            drain_timeout: Duration::from_secs(2),
-            ..ServerConfig::for_tests()
-        },
+        server: shop_testkit::server_config(),
         database_url: SecretString::from(db.url.clone()),
         database_max_connections: 20,
-        verifier: VerifierConfig {
-            issuer: ISSUER.into(),
-            audience: AUDIENCE.into(),
-            keys: KeyConfig::Dir(keys.public_dir()),
-        },
+        verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         low_stock_threshold: 5,
     };
     let server = shop_testkit::spawn(shop_catalog::build(config).await.unwrap());

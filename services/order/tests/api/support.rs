@@ -15,8 +15,6 @@ use axum::response::{IntoResponse, Response};
 use reqwest::Client;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use shop_kit::auth::{KeyConfig, VerifierConfig};
-use shop_kit::config::ServerConfig;
 use shop_testkit::{Spawned, TempKeys, TestDb};
 use uuid::Uuid;
 
@@ -104,21 +102,6 @@ pub struct TestApp {
     pub service: String,
 }
 
-fn verifier(keys: &TempKeys) -> VerifierConfig {
-    VerifierConfig {
-        issuer: ISSUER.into(),
-        audience: AUDIENCE.into(),
-        keys: KeyConfig::Dir(keys.public_dir()),
-    }
-}
-
-fn server() -> ServerConfig {
-    ServerConfig {
-        drain_timeout: Duration::from_secs(2),
-        ..ServerConfig::for_tests()
-    }
-}
-
 /// Knobs of the order service under test.
 #[derive(Debug, Clone, Copy)]
 pub struct Knobs {
@@ -147,10 +130,10 @@ pub fn order_config(
     knobs: Knobs,
 ) -> shop_order::config::Config {
     shop_order::config::Config {
-        server: server(),
+        server: shop_testkit::server_config(),
         database_url: SecretString::from(db.url.clone()),
         database_max_connections: 20,
-        verifier: verifier(keys),
+        verifier: shop_testkit::verifier_config(keys, ISSUER, AUDIENCE),
         auth_url: auth.to_owned(),
         catalog_url: catalog.to_owned(),
         cart_url: cart.to_owned(),
@@ -177,7 +160,7 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
     let clients_file = keys.dir.join("service-clients");
     std::fs::write(&clients_file, format!("{CLIENT_ID}:{CLIENT_SECRET}\n")).unwrap();
     let auth_config = shop_auth::config::Config {
-        server: server(),
+        server: shop_testkit::server_config(),
         database_url: SecretString::from(auth_db.url.clone()),
         database_max_connections: 5,
         issuer: ISSUER.into(),
@@ -198,19 +181,19 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
         .await
         .unwrap();
     let catalog_config = shop_catalog::config::Config {
-        server: server(),
+        server: shop_testkit::server_config(),
         database_url: SecretString::from(catalog_db.url.clone()),
         database_max_connections: 10,
-        verifier: verifier(&keys),
+        verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         low_stock_threshold: 5,
     };
     let catalog = shop_testkit::spawn(shop_catalog::build(catalog_config).await.unwrap());
 
     let cart_config = shop_cart::config::Config {
-        server: server(),
+        server: shop_testkit::server_config(),
         redis_url: SecretString::from(shop_testkit::redis_url()),
         catalog_url: catalog.url(""),
-        verifier: verifier(&keys),
+        verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         limits: shop_cart::config::Limits::default(),
     };
     let cart = shop_testkit::spawn(shop_cart::build(cart_config).await.unwrap());
