@@ -81,6 +81,42 @@ fn bench_binary(name: &str) -> std::path::PathBuf {
     proc::target_dir().join(PROFILE).join(name)
 }
 
+/// `names` placed on free local ports.
+fn local_instances(names: &[&str]) -> Result<Vec<Instance>> {
+    let ports = proc::free_ports(names.len() * 2)?;
+    names
+        .iter()
+        .zip(ports.chunks(2))
+        .map(|(name, ports)| {
+            Ok(Instance {
+                service: services::service(name)?,
+                ports: Ports {
+                    api: ports[0],
+                    admin: ports[1],
+                },
+            })
+        })
+        .collect()
+}
+
+/// A service's environment for a benchmark: the contract variables, quiet logs, and for auth
+/// throttling limits far beyond what a load generator logging in from one address needs.
+fn bench_env(instance: &Instance, shop: &ShopEnv<'_>) -> Vec<(String, String)> {
+    let mut env = services::service_env(instance, shop);
+    let mut overrides = vec![("RUST_LOG", "warn")];
+    if instance.service.name == "auth" {
+        overrides.extend([
+            ("LOGIN_MAX_FAILURES_PER_EMAIL", "100000000"),
+            ("LOGIN_MAX_FAILURES_PER_IP", "100000000"),
+        ]);
+    }
+    for (k, v) in overrides {
+        env.retain(|(key, _)| key != k);
+        env.push((k.to_owned(), v.to_owned()));
+    }
+    env
+}
+
 /// Runs `shop-bench` and passes its JSON result line through.
 fn run_bench(args: &[&str]) -> Result<()> {
     let mut cmd = std::process::Command::new(bench_binary("shop-bench"));
@@ -102,15 +138,8 @@ fn auth(args: &[String]) -> Result<()> {
     stack.create_database("auth")?;
     let auth_binary = bench_binary("shop-auth");
     let secrets = services::ensure_secrets(stack.dir(), &auth_binary)?;
-    let ports = proc::free_ports(2)?;
-    let instance = Instance {
-        service: services::service("auth")?,
-        ports: Ports {
-            api: ports[0],
-            admin: ports[1],
-        },
-    };
-    let instances = [instance];
+    let instances = local_instances(&["auth"])?;
+    let instance = instances[0];
     let shop = ShopEnv {
         instances: &instances,
         stack: &stack,
@@ -119,16 +148,7 @@ fn auth(args: &[String]) -> Result<()> {
         admin_password: &services::random_hex(16)?,
         log_format: "json",
     };
-    let mut env = services::service_env(&instance, &shop);
-    // The benchmark logs in as one user from one address, far beyond the throttling limits.
-    for (k, v) in [
-        ("LOGIN_MAX_FAILURES_PER_EMAIL", "100000000"),
-        ("LOGIN_MAX_FAILURES_PER_IP", "100000000"),
-        ("RUST_LOG", "warn"),
-    ] {
-        env.retain(|(key, _)| key != k);
-        env.push((k.to_owned(), v.to_owned()));
-    }
+    let env = bench_env(&instance, &shop);
     services::run_prefixed("migrate", services::command(&auth_binary, &env).arg("migrate"))?;
     let mut auth = services::spawn_prefixed("auth", services::command(&auth_binary, &env).arg("serve"))?;
     auth.wait_healthy(instance.ports.admin, Duration::from_secs(30))?;
@@ -262,15 +282,8 @@ fn catalog(args: &[String]) -> Result<()> {
     stack.create_database("catalog")?;
     let secrets = services::ensure_secrets(stack.dir(), &bench_binary("shop-auth"))?;
     let binary = bench_binary("shop-catalog");
-    let ports = proc::free_ports(2)?;
-    let instance = Instance {
-        service: services::service("catalog")?,
-        ports: Ports {
-            api: ports[0],
-            admin: ports[1],
-        },
-    };
-    let instances = [instance];
+    let instances = local_instances(&["catalog"])?;
+    let instance = instances[0];
     let shop = ShopEnv {
         instances: &instances,
         stack: &stack,
@@ -279,9 +292,7 @@ fn catalog(args: &[String]) -> Result<()> {
         admin_password: "unused-password",
         log_format: "json",
     };
-    let mut env = services::service_env(&instance, &shop);
-    env.retain(|(k, _)| k != "RUST_LOG");
-    env.push(("RUST_LOG".into(), "warn".into()));
+    let env = bench_env(&instance, &shop);
     services::run_prefixed("migrate", services::command(&binary, &env).arg("migrate"))?;
     services::run_prefixed("seed", services::command(&binary, &env).arg("seed"))?;
     // More rows than the demo, spread over its categories, so plans are realistic.
@@ -396,20 +407,7 @@ fn order(args: &[String]) -> Result<()> {
 
     let stack = Stack::start(&tools, &StackOptions::new("bench-order", true))?;
     let secrets = services::ensure_secrets(stack.dir(), &bench_binary("shop-auth"))?;
-    let ports = proc::free_ports(ORDER_SERVICES.len() * 2)?;
-    let instances = ORDER_SERVICES
-        .iter()
-        .zip(ports.chunks(2))
-        .map(|(name, ports)| {
-            Ok(Instance {
-                service: services::service(name)?,
-                ports: Ports {
-                    api: ports[0],
-                    admin: ports[1],
-                },
-            })
-        })
-        .collect::<Result<Vec<_>>>()?;
+    let instances = local_instances(&ORDER_SERVICES)?;
     let admin_email = "bench-admin@example.com";
     let admin_password = services::random_hex(16)?;
     let shop = ShopEnv {
@@ -425,19 +423,7 @@ fn order(args: &[String]) -> Result<()> {
     for instance in &instances {
         let service = instance.service;
         let binary = bench_binary(service.binary);
-        let mut env = services::service_env(instance, &shop);
-        let mut overrides = vec![("RUST_LOG", "warn")];
-        if service.name == "auth" {
-            // Every user logs in from one address, far beyond the throttling limits.
-            overrides.extend([
-                ("LOGIN_MAX_FAILURES_PER_EMAIL", "100000000"),
-                ("LOGIN_MAX_FAILURES_PER_IP", "100000000"),
-            ]);
-        }
-        for (k, v) in overrides {
-            env.retain(|(key, _)| key != k);
-            env.push((k.to_owned(), v.to_owned()));
-        }
+        let env = bench_env(instance, &shop);
         if let Some(db) = service.database_name() {
             stack.create_database(db)?;
             services::run_prefixed("migrate", services::command(&binary, &env).arg("migrate"))?;
