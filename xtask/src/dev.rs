@@ -259,7 +259,7 @@ fn stack_env(shop: &ShopEnv<'_>) -> Vec<(String, String)> {
         shop.secrets.public_keys_dir.display().to_string(),
     ));
     env.push(("JWT_ISSUER".to_owned(), shop.jwt_issuer()));
-    env.push(("JWT_AUDIENCE".to_owned(), services::JWT_AUDIENCE.to_owned()));
+    env.push(("JWT_AUDIENCE".to_owned(), shop_contract::JWT_AUDIENCE.to_owned()));
     env
 }
 

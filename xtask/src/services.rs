@@ -14,12 +14,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
+use shop_contract::{CONTRACT_VARS, Placement, SERVICES as CONTRACT_SERVICES, ServiceName, Value};
+
 use crate::proc;
 use crate::stack::Stack;
 
-/// One service of the shop.
+/// One service of the shop as xtask runs it: the contract's facts (`shop-contract`) in a
+/// table, so the rest of xtask reads plain fields.
 #[derive(Debug)]
 pub(crate) struct Service {
+    /// Which one.
+    pub(crate) kind: ServiceName,
     /// Short name: `auth`, also its database name and the `SHOP_<NAME>_…` variables.
     pub(crate) name: &'static str,
     /// The binary (`target/<profile>/<binary>`).
@@ -30,80 +35,35 @@ pub(crate) struct Service {
     pub(crate) admin_port: u16,
     /// Owns a Postgres database named after the service (and has a `migrate` subcommand).
     pub(crate) database: bool,
-    /// Uses Redis (`REDIS_URL`).
-    pub(crate) redis: bool,
     /// Calls internal APIs with its own client-credentials (`SERVICE_CLIENT_ID`/`_SECRET`).
     pub(crate) client: bool,
 }
 
-/// Every service, in start order (auth first: the others verify its tokens; gateway last).
-pub(crate) const SERVICES: &[Service] = &[
+const fn entry(kind: ServiceName) -> Service {
     Service {
-        name: "auth",
-        binary: "shop-auth",
-        port: 8001,
-        admin_port: 9001,
-        database: true,
-        redis: false,
-        client: false,
-    },
-    Service {
-        name: "catalog",
-        binary: "shop-catalog",
-        port: 8002,
-        admin_port: 9002,
-        database: true,
-        redis: false,
-        client: false,
-    },
-    Service {
-        name: "cart",
-        binary: "shop-cart",
-        port: 8003,
-        admin_port: 9003,
-        database: false,
-        redis: true,
-        client: true,
-    },
-    Service {
-        name: "order",
-        binary: "shop-order",
-        port: 8004,
-        admin_port: 9004,
-        database: true,
-        redis: false,
-        client: true,
-    },
-    Service {
-        name: "gateway",
-        binary: "shop-gateway",
-        port: 8000,
-        admin_port: 9000,
-        database: false,
-        redis: true,
-        client: true,
-    },
-];
+        kind,
+        name: kind.as_str(),
+        binary: kind.binary(),
+        port: kind.local_ports().0,
+        admin_port: kind.local_ports().1,
+        database: kind.owns_database(),
+        client: kind.is_service_client(),
+    }
+}
 
-/// Configuration variables a service may read that xtask sets only where they apply; removed
-/// from the inherited environment so a developer's shell never leaks e.g. its `DATABASE_URL`.
-const CONTRACT_VARS: &[&str] = &[
-    "DATABASE_URL",
-    "REDIS_URL",
-    "JWT_SIGNING_KEYS_DIR",
-    "JWT_PUBLIC_KEYS_DIR",
-    "JWKS_URL",
-    "ADMIN_EMAIL",
-    "ADMIN_PASSWORD",
-    "SERVICE_CLIENTS_FILE",
-    "SERVICE_CLIENT_ID",
-    "SERVICE_CLIENT_SECRET",
+/// Every service, in the contract's start order (auth first, gateway last).
+pub(crate) const SERVICES: &[Service] = &[
+    entry(CONTRACT_SERVICES[0]),
+    entry(CONTRACT_SERVICES[1]),
+    entry(CONTRACT_SERVICES[2]),
+    entry(CONTRACT_SERVICES[3]),
+    entry(CONTRACT_SERVICES[4]),
 ];
 
 impl Service {
     /// The upper-case name used in variables: `auth` → `AUTH`.
-    pub(crate) fn env_name(&self) -> String {
-        self.name.to_ascii_uppercase()
+    pub(crate) fn env_name(&self) -> &'static str {
+        self.kind.env_name()
     }
 
     /// `target/<profile>/<binary>` (`profile` is `debug` or `release`).
@@ -343,60 +303,105 @@ impl ShopEnv<'_> {
     }
 }
 
-/// `JWT_AUDIENCE` of every token.
-pub(crate) const JWT_AUDIENCE: &str = "shopkeeper";
+/// The local dev stack as a [`Placement`]: loopback addresses, text logs, secrets written
+/// out (from `target/xtask/`), plain-http cookies.
+struct Local<'a, 'b> {
+    instance: &'a Instance,
+    shop: &'a ShopEnv<'b>,
+}
 
-/// The environment of `instance`, following the configuration contract of `DESIGN.md`.
+impl Local<'_, '_> {
+    fn ports(&self, service: ServiceName) -> Ports {
+        if service == self.instance.service.kind {
+            return self.instance.ports;
+        }
+        let (api, admin) = service.local_ports();
+        instance(self.shop.instances, service.as_str()).map_or(Ports { api, admin }, |peer| peer.ports)
+    }
+}
+
+impl Placement for Local<'_, '_> {
+    fn listen_addr(&self, service: ServiceName) -> String {
+        format!("127.0.0.1:{}", self.ports(service).api)
+    }
+    fn admin_addr(&self, service: ServiceName) -> String {
+        format!("127.0.0.1:{}", self.ports(service).admin)
+    }
+    fn log_format(&self) -> String {
+        self.shop.log_format.to_owned()
+    }
+    fn log_filter(&self, _: ServiceName) -> String {
+        std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned())
+    }
+    fn url(&self, service: ServiceName) -> String {
+        format!("http://127.0.0.1:{}", self.ports(service).api)
+    }
+    fn jwt_issuer(&self) -> String {
+        self.shop.jwt_issuer()
+    }
+    fn database_url(&self, service: ServiceName) -> Value {
+        Value::Plain(self.shop.stack.database_url(service.as_str()))
+    }
+    fn redis_url(&self) -> Value {
+        Value::Plain(self.shop.stack.redis_url())
+    }
+    fn signing_keys_dir(&self) -> String {
+        self.shop.secrets.signing_keys_dir.display().to_string()
+    }
+    fn public_keys_dir(&self) -> String {
+        self.shop.secrets.public_keys_dir.display().to_string()
+    }
+    fn clients_file(&self) -> String {
+        self.shop.secrets.clients_file.display().to_string()
+    }
+    fn admin_email(&self) -> String {
+        self.shop.admin_email.to_owned()
+    }
+    fn admin_password(&self) -> Value {
+        Value::plain(self.shop.admin_password)
+    }
+    fn client_secret(&self, service: ServiceName) -> Option<Value> {
+        self.shop.secrets.client_secret(service.as_str()).map(Value::plain)
+    }
+    fn shutdown_delay_secs(&self) -> u32 {
+        0
+    }
+    fn trusted_proxy_hops(&self, service: ServiceName) -> u32 {
+        // Locally shoppers reach the gateway directly, and auth through the gateway.
+        u32::from(service == ServiceName::Auth)
+    }
+    fn currency(&self) -> String {
+        "KZT".to_owned()
+    }
+    fn public_url(&self) -> String {
+        format!("http://localhost:{}", self.ports(ServiceName::Gateway).api)
+    }
+    fn secure_cookies(&self) -> bool {
+        false
+    }
+    fn image_cache_dir(&self) -> String {
+        self.shop.stack.dir().join("image-cache").display().to_string()
+    }
+    fn image_allowed_hosts(&self) -> String {
+        String::new()
+    }
+}
+
+/// The environment of `instance`: the contract's ([`shop_contract::environment`]) at the
+/// local placement, every value written out.
 pub(crate) fn service_env(instance: &Instance, shop: &ShopEnv<'_>) -> Vec<(String, String)> {
-    let service = instance.service;
-    let mut env: Vec<(String, String)> = Vec::new();
-    let mut set = |key: &str, value: String| env.push((key.to_owned(), value));
-
-    set("LISTEN_ADDR", format!("127.0.0.1:{}", instance.ports.api));
-    set("ADMIN_ADDR", format!("127.0.0.1:{}", instance.ports.admin));
-    set("LOG_FORMAT", shop.log_format.to_owned());
-    set(
-        "RUST_LOG",
-        std::env::var("RUST_LOG").unwrap_or_else(|_| "info,sqlx=warn".to_owned()),
-    );
-    set("JWT_ISSUER", shop.jwt_issuer());
-    set("JWT_AUDIENCE", JWT_AUDIENCE.to_owned());
-    for peer in shop.instances {
-        set(&format!("{}_URL", peer.service.env_name()), peer.url());
-    }
-    set(
-        "JWT_PUBLIC_KEYS_DIR",
-        shop.secrets.public_keys_dir.display().to_string(),
-    );
-    if let Some(db) = service.database_name() {
-        set("DATABASE_URL", shop.stack.database_url(db));
-    }
-    if service.redis {
-        set("REDIS_URL", shop.stack.redis_url());
-    }
-    if service.name == "catalog" {
-        // Where the demo images the catalog draws are reachable (seeded image URLs).
-        set("PUBLIC_URL", format!("http://localhost:{}", instance.ports.api));
-    }
-    if service.name == "auth" {
-        set(
-            "JWT_SIGNING_KEYS_DIR",
-            shop.secrets.signing_keys_dir.display().to_string(),
-        );
-        set("ADMIN_EMAIL", shop.admin_email.to_owned());
-        set("ADMIN_PASSWORD", shop.admin_password.to_owned());
-        set("SERVICE_CLIENTS_FILE", shop.secrets.clients_file.display().to_string());
-        // glibc keeps freed 19 MiB argon2 buffers in its heap once its adaptive mmap threshold
-        // has grown; a fixed threshold gives them back to the OS (see docs/operations.md).
-        set("MALLOC_MMAP_THRESHOLD_", "131072".to_owned());
-    }
-    if service.client
-        && let Some(secret) = shop.secrets.client_secret(service.name)
-    {
-        set("SERVICE_CLIENT_ID", service.name.to_owned());
-        set("SERVICE_CLIENT_SECRET", secret.to_owned());
-    }
-    env
+    let local = Local { instance, shop };
+    shop_contract::environment(instance.service.kind, &local)
+        .into_iter()
+        .map(|var| {
+            let value = match var.value {
+                Value::Plain(value) => value,
+                // The local placement writes every value out; a reference cannot reach here.
+                Value::Secret { name, key } => format!("<secret {name}/{key}>"),
+            };
+            (var.name.to_owned(), value)
+        })
+        .collect()
 }
 
 /// A `Command` for a service binary with exactly the contract variables of `env` (inherited
