@@ -181,6 +181,8 @@ pub(crate) struct Secrets {
     pub(crate) clients_file: PathBuf,
     /// The same clients: `(id, secret)`.
     pub(crate) clients: Vec<(String, String)>,
+    /// The gateway's `SESSION_SECRET` (`<dir>/session-secret`, mode 0600).
+    pub(crate) session_secret: String,
 }
 
 impl Secrets {
@@ -234,12 +236,34 @@ pub(crate) fn ensure_secrets(dir: &Path, auth_binary: &Path) -> Result<Secrets> 
         file.write_all(added.as_bytes())
             .with_context(|| format!("writing {}", clients_file.display()))?;
     }
+    let session_secret = read_or_create_secret(&dir.join("session-secret"))?;
     Ok(Secrets {
         signing_keys_dir,
         public_keys_dir,
         clients_file,
         clients,
+        session_secret,
     })
+}
+
+/// The secret in `path`, made (32 random bytes, hex, mode 0600) when the file is missing.
+fn read_or_create_secret(path: &Path) -> Result<String> {
+    match fs::read_to_string(path) {
+        Ok(secret) if !secret.trim().is_empty() => return Ok(secret.trim().to_owned()),
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+    let secret = random_hex(32)?;
+    fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)
+        .and_then(|mut file| file.write_all(secret.as_bytes()))
+        .with_context(|| format!("writing {}", path.display()))?;
+    Ok(secret)
 }
 
 /// Whether `dir` holds a `.pem` file.
@@ -378,6 +402,12 @@ impl Placement for Local<'_, '_> {
     }
     fn secure_cookies(&self) -> bool {
         false
+    }
+    fn session_secret(&self) -> Value {
+        Value::Plain(self.shop.secrets.session_secret.clone())
+    }
+    fn image_proxy(&self) -> bool {
+        true
     }
     fn image_cache_dir(&self) -> String {
         self.shop.stack.dir().join("image-cache").display().to_string()

@@ -196,6 +196,10 @@ pub trait Placement {
     fn public_url(&self) -> String;
     /// `COOKIE_SECURE`: whether session cookies carry `Secure` (off only for plain-http dev).
     fn secure_cookies(&self) -> bool;
+    /// `SESSION_SECRET` of the gateway: signs CSRF tokens; every replica must share it.
+    fn session_secret(&self) -> Value;
+    /// `IMAGE_PROXY`: whether the gateway's `/img` proxy is on.
+    fn image_proxy(&self) -> bool;
     /// `IMAGE_CACHE_DIR` of the gateway's image proxy.
     fn image_cache_dir(&self) -> String;
     /// `IMAGE_ALLOWED_HOSTS`: remote hosts the image proxy may fetch from (comma-separated).
@@ -256,6 +260,8 @@ pub fn environment(service: ServiceName, placement: &impl Placement) -> Vec<Var>
     if service == ServiceName::Gateway {
         set("PUBLIC_URL", Value::Plain(placement.public_url()));
         set("COOKIE_SECURE", Value::Plain(placement.secure_cookies().to_string()));
+        set("SESSION_SECRET", placement.session_secret());
+        set("IMAGE_PROXY", Value::Plain(placement.image_proxy().to_string()));
         set("IMAGE_CACHE_DIR", Value::Plain(placement.image_cache_dir()));
         set("IMAGE_ALLOWED_HOSTS", Value::Plain(placement.image_allowed_hosts()));
     }
@@ -289,6 +295,8 @@ pub const CONTRACT_VARS: &[&str] = &[
     "TRUSTED_PROXY_HOPS",
     "PUBLIC_URL",
     "COOKIE_SECURE",
+    "SESSION_SECRET",
+    "IMAGE_PROXY",
     "IMAGE_CACHE_DIR",
     "IMAGE_ALLOWED_HOSTS",
     "AUTH_URL",
@@ -360,6 +368,12 @@ mod tests {
             "http://shop.local".into()
         }
         fn secure_cookies(&self) -> bool {
+            true
+        }
+        fn session_secret(&self) -> Value {
+            Value::secret("gateway", "session-secret")
+        }
+        fn image_proxy(&self) -> bool {
             true
         }
         fn image_cache_dir(&self) -> String {
