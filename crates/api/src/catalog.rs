@@ -1,0 +1,200 @@
+//! What the catalog serves: products, batch lookups, search results, low stock, and the
+//! stock reservations the order service makes.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+/// A product as the catalog shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Product {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub description: String,
+    /// Decimal string with two places, e.g. `"1234.50"`.
+    #[schema(value_type = String, example = "1234.50")]
+    pub price: Decimal,
+    /// Units in stock, 0 to 1 000 000 000 (the catalog's `int` column and its bounds).
+    pub stock: i32,
+    pub is_active: bool,
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    pub template_id: Option<Uuid>,
+    pub images: Vec<String>,
+    /// Category slugs, sorted.
+    pub categories: Vec<String>,
+    /// Incremented by every edit of the product's fields (optimistic concurrency for edit
+    /// forms); stock movements do not change it.
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// `POST /products/batch` and `POST /internal/products/batch`: up to 100 ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchRequest {
+    pub ids: Vec<Uuid>,
+}
+
+/// Products by id, for pricing a cart.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct BatchResponse {
+    /// Found products, active or not (check `is_active` and `stock`).
+    pub items: Vec<Product>,
+    /// Ids that are not products.
+    pub missing: Vec<Uuid>,
+}
+
+/// The answer of `GET /search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct SearchResults {
+    /// The request id (`x-request-id`), to correlate with logs.
+    pub request_id: String,
+    /// Best match first.
+    pub results: Vec<Product>,
+    pub total: i64,
+}
+
+/// A product running out (the order service's admin stats show these).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LowStock {
+    pub id: Uuid,
+    pub sku: String,
+    pub name: String,
+    pub stock: i32,
+}
+
+impl From<Product> for LowStock {
+    fn from(p: Product) -> Self {
+        Self {
+            id: p.id,
+            sku: p.sku,
+            name: p.name,
+            stock: p.stock,
+        }
+    }
+}
+
+/// One requested line of `POST /internal/reservations`. The quantity is wide so that an
+/// out-of-range one reaches the catalog's check (422 naming the line) instead of failing to
+/// parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveItem {
+    pub product_id: Uuid,
+    pub qty: i64,
+}
+
+/// `POST /internal/reservations`: reserve all of `items` for `order_id`, or nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ReserveRequest {
+    pub order_id: Uuid,
+    pub items: Vec<ReserveItem>,
+}
+
+/// Whether a reservation still holds its stock.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationStatus {
+    /// The stock is taken.
+    Reserved,
+    /// The stock went back (exactly once).
+    Released,
+}
+
+crate::text_enum!(ReservationStatus, "reservation status", {
+    Reserved => "reserved",
+    Released => "released",
+});
+
+/// One line of a reservation, merged by product and sorted by product id.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+pub struct ReservationItem {
+    pub product_id: Uuid,
+    pub qty: i32,
+}
+
+/// A reservation, as `POST /internal/reservations`, `GET /internal/reservations/{order_id}`
+/// and `POST /internal/reservations/{order_id}/release` answer it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Reservation {
+    pub order_id: Uuid,
+    pub status: ReservationStatus,
+    pub items: Vec<ReservationItem>,
+    /// The client id of the service that reserved.
+    pub reserved_by: String,
+    pub created_at: DateTime<Utc>,
+    /// When the stock went back; set exactly when `status` is `released`.
+    pub released_at: Option<DateTime<Utc>>,
+}
+
+/// Why a line cannot be reserved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ShortfallReason {
+    InsufficientStock,
+    Inactive,
+    UnknownProduct,
+}
+
+crate::text_enum!(ShortfallReason, "shortfall reason", {
+    InsufficientStock => "insufficient_stock",
+    Inactive => "inactive",
+    UnknownProduct => "unknown_product",
+});
+
+/// A line that cannot be reserved: the `shortfalls` of a 409 `insufficient-stock` problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Shortfall {
+    pub product_id: Uuid,
+    pub requested: i32,
+    /// What is in stock (0 for unknown or inactive products).
+    pub available: i32,
+    pub reason: ShortfallReason,
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn statuses_spell_the_same_in_json_and_text() {
+        for s in ReservationStatus::ALL {
+            assert_eq!(serde_json::to_value(s).unwrap(), s.as_str());
+            assert_eq!(s.as_str().parse::<ReservationStatus>().unwrap(), *s);
+        }
+        for r in ShortfallReason::ALL {
+            assert_eq!(serde_json::to_value(r).unwrap(), r.as_str());
+            assert_eq!(r.to_string().parse::<ShortfallReason>().unwrap(), *r);
+        }
+        assert!("Reserved".parse::<ReservationStatus>().is_err());
+        assert!(serde_json::from_str::<ReservationStatus>(r#""held""#).is_err());
+    }
+
+    #[test]
+    fn a_product_reads_what_the_catalog_writes() {
+        let json = serde_json::json!({
+            "id": "0190e7a4-0000-7000-8000-000000000001", "sku": "A-1", "name": "A", "description": "",
+            "price": "12.50", "stock": 3, "is_active": true, "attributes": {}, "template_id": null,
+            "images": [], "categories": ["books"], "version": 1,
+            "created_at": "2026-11-29T10:00:00Z", "updated_at": "2026-11-29T10:00:00Z",
+            "added_later": "ignored by older callers"
+        });
+        let p: Product = serde_json::from_value(json).unwrap();
+        assert_eq!(p.price.to_string(), "12.50");
+        assert_eq!(serde_json::to_value(&p).unwrap()["price"], "12.50");
+        assert_eq!(LowStock::from(p).stock, 3);
+    }
+
+    #[test]
+    fn reserve_requests_refuse_unknown_fields() {
+        let bad = r#"{"order_id": "0190e7a4-0000-7000-8000-000000000001", "items": [], "extra": 1}"#;
+        assert!(serde_json::from_str::<ReserveRequest>(bad).is_err());
+    }
+}
