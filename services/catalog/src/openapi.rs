@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use axum::response::IntoResponse;
-use shop_kit::openapi::BearerAuth;
+use shop_api::BearerAuth;
 use utoipa::OpenApi;
 
 use crate::routes::{categories, internal, products, templates};
@@ -18,12 +18,12 @@ use crate::store;
         templates::list, templates::show, templates::create, templates::update, templates::delete,
         internal::batch, internal::low_stock, internal::reserve, internal::release, internal::status,
     ),
-    components(schemas(store::products::Product, store::categories::Category, store::templates::Template,
-        store::reservations::Reservation, store::reservations::Item, store::reservations::Shortfall,
-        products::ProductPage, products::SearchResponse, products::BatchRequest, products::BatchResponse,
+    components(schemas(shop_api::Product, store::categories::Category, store::templates::Template,
+        shop_api::Reservation, shop_api::ReservationItem, shop_api::ReservationStatus, shop_api::Shortfall, shop_api::ShortfallReason,
+        shop_api::Page<shop_api::Product>, shop_api::SearchResults, shop_api::BatchRequest, shop_api::BatchResponse,
         products::CreateProduct, products::UpdateProduct, products::Images, products::StockAdjustment, products::StockLevel,
         categories::CreateCategory, categories::UpdateCategory, templates::CreateTemplate, templates::UpdateTemplate,
-        internal::ReserveRequest, internal::RequestItem)),
+        shop_api::ReserveRequest, shop_api::ReserveItem)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

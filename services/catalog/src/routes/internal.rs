@@ -7,13 +7,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use shop_api::{BatchRequest, BatchResponse, Product, ReserveRequest};
 use shop_kit::Problem;
 use shop_kit::auth::ServiceCaller;
 use shop_kit::extract::{Json, Path};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::products::{BatchRequest, BatchResponse, lookup};
+use super::products::lookup;
 use crate::AppState;
 use crate::domain::Errors;
 use crate::store::reservations::{self, Item, Released, Reservation, Reserved};
@@ -57,12 +57,12 @@ pub struct LowStockQuery {
 /// Active products running out, lowest stock first (the order service's admin stats):
 /// `GET /internal/products/low-stock` (service).
 #[utoipa::path(get, path = "/internal/products/low-stock", tag = "internal", params(LowStockQuery),
-    responses((status = 200, body = Vec<crate::store::products::Product>), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Product>), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub async fn low_stock(
     State(state): State<AppState>,
     _svc: ServiceCaller,
     shop_kit::extract::Query(q): shop_kit::extract::Query<LowStockQuery>,
-) -> Result<axum::Json<Vec<crate::store::products::Product>>, Problem> {
+) -> Result<axum::Json<Vec<Product>>, Problem> {
     let threshold = q.threshold.unwrap_or(state.config.low_stock_threshold);
     let limit = q.limit.unwrap_or(20);
     let mut errors = Errors::default();
@@ -76,22 +76,6 @@ pub async fn low_stock(
     Ok(axum::Json(
         crate::store::products::low_stock(&state.db, threshold, limit).await?,
     ))
-}
-
-/// `POST /internal/reservations`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ReserveRequest {
-    pub order_id: Uuid,
-    pub items: Vec<RequestItem>,
-}
-
-/// One requested line (quantities are checked before they become [`Item`]s).
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RequestItem {
-    pub product_id: Uuid,
-    pub qty: i64,
 }
 
 /// Reserves stock for an order, all or nothing: `POST /internal/reservations` (service).

@@ -7,8 +7,8 @@ use shop_kit::problem::FieldError;
 
 use crate::store::products::Sort;
 
-/// The largest page.
-pub const MAX_PER_PAGE: i64 = 100;
+/// The largest page (the same bound as every other list).
+pub use shop_api::page::MAX_PER_PAGE;
 /// The most words a text query may have.
 pub const MAX_TERMS: usize = 10;
 
@@ -36,8 +36,8 @@ impl Default for ListParams {
             in_stock: false,
             include_inactive: false,
             sort: Sort::Relevance,
-            page: 1,
-            per_page: 20,
+            page: shop_api::page::FIRST_PAGE,
+            per_page: shop_api::page::DEFAULT_PER_PAGE,
         }
     }
 }
@@ -108,7 +108,10 @@ impl ListParams {
                     }
                     .map(|s| p.sort = s),
                 ),
-                "page" => check(&key, int(v, 1, 100_000).map(|n| p.page = n)),
+                "page" => check(
+                    &key,
+                    int(v, shop_api::page::FIRST_PAGE, shop_api::page::MAX_PAGE).map(|n| p.page = n),
+                ),
                 "per_page" | "limit" => check(&key, int(v, 1, MAX_PER_PAGE).map(|n| p.per_page = n)),
                 other => check(other, Err("is not a known parameter".into())),
             }

@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+use shop_api::{BatchRequest, BatchResponse, Page, Product, SearchResults};
 use shop_kit::Problem;
 use shop_kit::auth::{AdminUser, AuthUser};
 use shop_kit::extract::{Json, Path};
@@ -19,7 +20,7 @@ use super::{conflict_on, present};
 use crate::AppState;
 use crate::domain::{self, Errors};
 use crate::store::constraints::{PRODUCT_TEMPLATE_FK, SKU_UNIQUE};
-use crate::store::products::{self, Adjusted, Change, Filter, NewProduct, Product, Updated};
+use crate::store::products::{self, Adjusted, Change, Filter, NewProduct, Updated};
 use crate::store::{categories, templates};
 
 /// The product routes.
@@ -32,15 +33,6 @@ pub fn router() -> Router<AppState> {
         .route("/products/{id}/images", put(replace_images))
         .route("/products/{id}/stock", post(adjust_stock))
         .route("/search", get(search))
-}
-
-/// A page of products.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ProductPage {
-    pub items: Vec<Product>,
-    pub page: i64,
-    pub per_page: i64,
-    pub total: i64,
 }
 
 fn is_admin(user: Option<&AuthUser>) -> bool {
@@ -98,15 +90,15 @@ async fn run_list(state: &AppState, p: &ListParams, admin: bool) -> Result<(Vec<
            ("sort" = Option<String>, Query, description = "relevance | newest | price_asc | price_desc | name"),
            ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query, description = "1 to 100, default 20"),
            ("include_inactive" = Option<bool>, Query, description = "admins only")),
-    responses((status = 200, body = ProductPage), (status = 422, description = "bad parameter or unknown category")))]
+    responses((status = 200, body = Page<Product>), (status = 422, description = "bad parameter or unknown category")))]
 pub async fn list(
     State(state): State<AppState>,
     user: Option<AuthUser>,
     RawQuery(raw): RawQuery,
-) -> Result<axum::Json<ProductPage>, Problem> {
+) -> Result<axum::Json<Page<Product>>, Problem> {
     let p = ListParams::parse(raw.as_deref())?;
     let (items, total) = run_list(&state, &p, is_admin(user.as_ref())).await?;
-    Ok(axum::Json(ProductPage {
+    Ok(axum::Json(Page {
         items,
         page: p.page,
         per_page: p.per_page,
@@ -114,26 +106,16 @@ pub async fn list(
     }))
 }
 
-/// The search answer.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SearchResponse {
-    /// The request id (`x-request-id`), to correlate with logs.
-    pub request_id: String,
-    /// Best match first.
-    pub results: Vec<Product>,
-    pub total: i64,
-}
-
 /// Ranked full-text search: `GET /search?query=…&categories=…`.
 #[utoipa::path(get, path = "/search", tag = "products",
     params(("query" = String, Query), ("categories" = Option<String>, Query, description = "comma-separated slugs"), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = SearchResponse), (status = 422)))]
+    responses((status = 200, body = SearchResults), (status = 422)))]
 pub async fn search(
     State(state): State<AppState>,
     user: Option<AuthUser>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
-) -> Result<axum::Json<SearchResponse>, Problem> {
+) -> Result<axum::Json<SearchResults>, Problem> {
     let mut p = ListParams::parse(raw.as_deref())?;
     if p.q.is_none() {
         return Err(Problem::invalid("query", "is required"));
@@ -146,7 +128,7 @@ pub async fn search(
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_owned();
-    Ok(axum::Json(SearchResponse {
+    Ok(axum::Json(SearchResults {
         request_id,
         results,
         total,
@@ -180,22 +162,6 @@ pub async fn by_sku(
         .await?
         .map(axum::Json)
         .ok_or_else(|| Problem::not_found("no such product"))
-}
-
-/// `POST /products/batch`: up to 100 ids.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct BatchRequest {
-    pub ids: Vec<Uuid>,
-}
-
-/// Products by id, for pricing a cart.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct BatchResponse {
-    /// Found products, active or not (check `is_active` and `stock`).
-    pub items: Vec<Product>,
-    /// Ids that are not products.
-    pub missing: Vec<Uuid>,
 }
 
 /// The batch lookup shared by the public and the internal route.

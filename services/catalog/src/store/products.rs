@@ -2,34 +2,52 @@
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+pub use shop_api::Product;
 use sqlx::{PgPool, Postgres, QueryBuilder, Transaction};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A product as the API shows it.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Product {
+/// A product's row; the API shows it as [`Product`] (from `shop-api`, which knows no SQL).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductRow {
     pub id: Uuid,
     pub sku: String,
     pub name: String,
     pub description: String,
-    /// Decimal string with two places, e.g. `"1234.50"`.
-    #[schema(value_type = String, example = "1234.50")]
     pub price: Decimal,
     pub stock: i32,
     pub is_active: bool,
-    #[schema(value_type = Object)]
     pub attributes: serde_json::Value,
     pub template_id: Option<Uuid>,
     pub images: Vec<String>,
-    /// Category slugs, sorted.
     pub categories: Vec<String>,
-    /// Incremented by every edit of the product's fields (optimistic concurrency for edit
-    /// forms); stock movements do not change it.
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+impl From<ProductRow> for Product {
+    fn from(r: ProductRow) -> Self {
+        Self {
+            id: r.id,
+            sku: r.sku,
+            name: r.name,
+            description: r.description,
+            price: r.price,
+            stock: r.stock,
+            is_active: r.is_active,
+            attributes: r.attributes,
+            template_id: r.template_id,
+            images: r.images,
+            categories: r.categories,
+            version: r.version,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
+}
+
+fn products(rows: Vec<ProductRow>) -> Vec<Product> {
+    rows.into_iter().map(Product::from).collect()
 }
 
 macro_rules! columns {
@@ -43,7 +61,7 @@ macro_rules! columns {
 
 /// One product by id (inactive ones only when `include_inactive`).
 pub async fn get(db: &PgPool, id: Uuid, include_inactive: bool) -> Result<Option<Product>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row: Option<ProductRow> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM products p WHERE p.id = $1 AND ($2 OR p.is_active)"
@@ -51,12 +69,13 @@ pub async fn get(db: &PgPool, id: Uuid, include_inactive: bool) -> Result<Option
     .bind(id)
     .bind(include_inactive)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(Product::from))
 }
 
 /// One product by SKU, whatever its case.
 pub async fn get_by_sku(db: &PgPool, sku: &str, include_inactive: bool) -> Result<Option<Product>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let row: Option<ProductRow> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM products p WHERE lower(p.sku) = lower($1) AND ($2 OR p.is_active)"
@@ -64,19 +83,21 @@ pub async fn get_by_sku(db: &PgPool, sku: &str, include_inactive: bool) -> Resul
     .bind(sku)
     .bind(include_inactive)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(Product::from))
 }
 
 /// Many products by id, active or not (callers price carts and must see what went inactive).
 pub async fn batch(db: &PgPool, ids: &[Uuid]) -> Result<Vec<Product>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let rows = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM products p WHERE p.id = ANY($1) ORDER BY p.id"
     ))
     .bind(ids)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(products(rows))
 }
 
 /// How a list is ordered.
@@ -165,7 +186,7 @@ pub async fn list(db: &PgPool, f: &Filter) -> Result<(Vec<Product>, i64), sqlx::
         .push_bind(f.limit)
         .push(" OFFSET ")
         .push_bind(f.offset);
-    let items = q.build_query_as::<Product>().fetch_all(db).await?;
+    let items = products(q.build_query_as::<ProductRow>().fetch_all(db).await?);
     let mut c = QueryBuilder::new("SELECT count(*) FROM products p");
     push_where(&mut c, f);
     let total: i64 = c.build_query_scalar().fetch_one(db).await?;
@@ -330,7 +351,7 @@ pub async fn count_low_stock(db: &PgPool, threshold: i32) -> Result<i64, sqlx::E
 
 /// Active products with less than `threshold` in stock, lowest first (admin stats).
 pub async fn low_stock(db: &PgPool, threshold: i32, limit: i64) -> Result<Vec<Product>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let rows = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM products p WHERE p.is_active AND p.stock < $1 ORDER BY p.stock, p.id LIMIT $2"
@@ -338,5 +359,6 @@ pub async fn low_stock(db: &PgPool, threshold: i32, limit: i64) -> Result<Vec<Pr
     .bind(threshold)
     .bind(limit)
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(products(rows))
 }

@@ -9,18 +9,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+pub use shop_api::{Reservation, ReservationItem as Item, ReservationStatus, Shortfall, ShortfallReason};
 use sqlx::PgPool;
 use sqlx::types::Json;
-use utoipa::ToSchema;
 use uuid::Uuid;
-
-/// One line of a reservation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct Item {
-    pub product_id: Uuid,
-    pub qty: i32,
-}
 
 /// Merges lines of the same product and sorts by product id: the canonical form that is stored
 /// and compared.
@@ -38,29 +30,30 @@ pub fn normalise(items: &[Item]) -> Vec<Item> {
         .collect()
 }
 
-/// A reservation.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Reservation {
-    pub order_id: Uuid,
-    /// `reserved` or `released`.
-    pub status: String,
-    #[schema(value_type = Vec<Item>)]
-    pub items: Json<Vec<Item>>,
-    /// The client id of the service that reserved.
-    pub reserved_by: String,
-    pub created_at: DateTime<Utc>,
-    pub released_at: Option<DateTime<Utc>>,
+/// A reservation's row: `status` is text in the database, checked by a constraint and read
+/// into [`ReservationStatus`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    order_id: Uuid,
+    #[sqlx(try_from = "String")]
+    status: ReservationStatus,
+    items: Json<Vec<Item>>,
+    reserved_by: String,
+    created_at: DateTime<Utc>,
+    released_at: Option<DateTime<Utc>>,
 }
 
-/// Why a line cannot be reserved.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
-pub struct Shortfall {
-    pub product_id: Uuid,
-    pub requested: i32,
-    /// What is in stock (0 for unknown or inactive products).
-    pub available: i32,
-    /// `insufficient_stock`, `inactive` or `unknown_product`.
-    pub reason: &'static str,
+impl From<Row> for Reservation {
+    fn from(r: Row) -> Self {
+        Self {
+            order_id: r.order_id,
+            status: r.status,
+            items: r.items.0,
+            reserved_by: r.reserved_by,
+            created_at: r.created_at,
+            released_at: r.released_at,
+        }
+    }
 }
 
 /// What a reservation request came to.
@@ -77,12 +70,13 @@ pub enum Reserved {
 }
 
 async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, order_id: Uuid) -> Result<Option<Reservation>, sqlx::Error> {
-    sqlx::query_as(
+    let row: Option<Row> = sqlx::query_as(
         "SELECT order_id, status, items, reserved_by, created_at, released_at FROM reservations WHERE order_id = $1",
     )
     .bind(order_id)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(Reservation::from))
 }
 
 /// The reservation of an order.
@@ -110,7 +104,7 @@ pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> R
     if !inserted {
         let existing = fetch(&mut *tx, order_id).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
-        return Ok(if existing.items.0 == items {
+        return Ok(if existing.items == items {
             Reserved::Replayed(existing)
         } else {
             Reserved::Conflict(existing)
@@ -127,9 +121,9 @@ pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> R
         .filter_map(|item| {
             let row = rows.iter().find(|(id, _, _)| *id == item.product_id);
             let (available, reason) = match row {
-                None => (0, "unknown_product"),
-                Some((_, _, false)) => (0, "inactive"),
-                Some((_, stock, true)) if *stock < item.qty => (*stock, "insufficient_stock"),
+                None => (0, ShortfallReason::UnknownProduct),
+                Some((_, _, false)) => (0, ShortfallReason::Inactive),
+                Some((_, stock, true)) if *stock < item.qty => (*stock, ShortfallReason::InsufficientStock),
                 Some(_) => return None,
             };
             Some(Shortfall {
@@ -170,7 +164,7 @@ pub enum Released {
 /// Gives the stock of `order_id`'s reservation back, exactly once.
 pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let released: Option<Reservation> = sqlx::query_as(
+    let released: Option<Row> = sqlx::query_as(
         "UPDATE reservations SET status = 'released', released_at = now()
          WHERE order_id = $1 AND status = 'reserved'
          RETURNING order_id, status, items, reserved_by, created_at, released_at",
@@ -178,12 +172,12 @@ pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Erro
     .bind(order_id)
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(reservation) = released else {
+    let Some(reservation) = released.map(Reservation::from) else {
         let existing = fetch(&mut *tx, order_id).await?;
         tx.commit().await?;
         return Ok(existing.map_or(Released::NotFound, Released::Already));
     };
-    let (ids, qtys) = split(&reservation.items.0);
+    let (ids, qtys) = split(&reservation.items);
     // Same lock order as `reserve`.
     sqlx::query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
         .bind(&ids)
