@@ -35,18 +35,18 @@ async fn run() -> anyhow::Result<String> {
     let mut out = String::new();
     let api = FakeApi::new();
     let client = api.client();
-    let ctx = Arc::new(Context {
-        client: client.clone(),
-        recorder: Recorder::new(
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        Recorder::new(
             client,
             Reporter {
                 controller: "shop-operator".to_owned(),
                 instance: Some("bench".to_owned()),
             },
         ),
-        metrics: Arc::new(Metrics::default()),
-        prometheus_operator: true,
-    });
+        Arc::new(Metrics::default()),
+        true,
+    ));
     api.insert(
         "shops",
         json!({"apiVersion": "shopkeeper.dev/v1alpha1", "kind": "Shop",

@@ -377,8 +377,10 @@ pub struct ShopStatus {
     /// Ready services out of enabled ones (`5/5`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ready_services: Option<String>,
-    /// `DatabaseReady`, `CacheReady`, `Migrated`, `ServicesAvailable`, `Ready`.
+    /// `DatabaseReady`, `CacheReady`, `Migrated`, `ServicesAvailable`, `Progressing`,
+    /// `Available`, `Degraded`, `Paused`, `Ready`: one per type (a map keyed by `type`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// Replicas per service.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]

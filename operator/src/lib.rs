@@ -4,13 +4,17 @@
 //! - [`crd`]: the `Shop` types (`shopkeeper.dev/v1alpha1`) and their CEL rules.
 //! - [`build`]: pure functions from a `Shop` (and what was observed) to the desired objects.
 //! - [`secrets`]: the generated Secrets (database roles, JWT keys, admin, service clients).
-//! - [`reconcile`]: `reconcile`/`error_policy`, the pipeline validate → build → apply → status.
+//! - [`reconcile`]: `reconcile`/`error_policy`, the pipeline validate → observe → assess → build →
+//!   apply → status; only I/O and orchestration.
+//! - [`assess`]: pure decisions from the live objects: stage reached, rollouts, the status, backoff.
 //! - [`status`]: conditions with stable `lastTransitionTime`, the phase.
+//! - [`quantity`]: quantities in bytes and in the API server's canonical form.
 //! - [`metrics`], [`leader`]: operator metrics and the Lease-based leader election.
 //! - [`run`]: the controller process (admin port, leader election, watches, shutdown).
 //! - [`mock`], [`bench`]: an in-memory API server for tests, and the benchmark that uses it.
 //! - [`cli`]: the `crd`, `render`, `run` and `bench` subcommands.
 
+pub mod assess;
 pub mod bench;
 pub mod build;
 pub mod cli;
@@ -18,6 +22,7 @@ pub mod crd;
 pub mod leader;
 pub mod metrics;
 pub mod mock;
+pub mod quantity;
 pub mod reconcile;
 pub mod run;
 pub mod secrets;

@@ -17,6 +17,8 @@ struct State {
     objects: BTreeMap<Key, Value>,
     calls: Vec<String>,
     version: u64,
+    /// Calls (`"PATCH persistentvolumeclaims/x"`) answered with an error instead.
+    refusals: BTreeMap<String, (u16, String)>,
 }
 
 /// The fake API server; clones share one state.
@@ -112,6 +114,12 @@ impl FakeApi {
         kube::Client::new(service, "default")
     }
 
+    /// Answers every later `call` (as recorded: `"PATCH persistentvolumeclaims/data-x-0"`)
+    /// with `code` and `message`, as an admission check or a storage class would.
+    pub fn refuse(&self, call: &str, code: u16, message: &str) {
+        self.lock().refusals.insert(call.to_owned(), (code, message.to_owned()));
+    }
+
     /// Takes the calls recorded so far (`"PATCH deployments/demo-auth"`, `"LIST jobs"`, …).
     pub fn take_calls(&self) -> Vec<String> {
         std::mem::take(&mut self.lock().calls)
@@ -191,6 +199,7 @@ impl FakeApi {
                 "statefulsets" | "deployments" => {
                     let replicas = object["spec"]["replicas"].as_i64().unwrap_or(1);
                     object["status"] = json!({
+                        "observedGeneration": object["metadata"]["generation"].clone(),
                         "replicas": replicas, "readyReplicas": replicas,
                         "updatedReplicas": replicas, "availableReplicas": replicas,
                     });
@@ -226,6 +235,21 @@ impl FakeApi {
         let Some(target) = parse(parts.uri.path()) else {
             return (404, status(404, "NotFound"));
         };
+        {
+            let mut state = self.lock();
+            let call = match (&target.name, parts.method.as_str()) {
+                (Some(name), "GET") => format!("GET {}/{name}", target.plural),
+                (None, "GET") => format!("LIST {}", target.plural),
+                (Some(name), method) => format!("{method} {}/{name}", target.plural),
+                (None, method) => format!("{method} {}", target.plural),
+            };
+            if let Some((code, message)) = state.refusals.get(&call).cloned() {
+                state.calls.push(call);
+                let mut answer = status(code, "Forbidden");
+                answer["message"] = json!(message);
+                return (code, answer);
+            }
+        }
         let query: BTreeMap<String, String> = url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();

@@ -9,8 +9,8 @@
 //! No finalizer: every child carries an owner reference to its Shop, so the garbage collector
 //! removes them when the Shop goes, and nothing lives outside the cluster to clean up.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::Utc;
@@ -21,10 +21,10 @@ use kube::{Client, Resource, ResourceExt};
 use serde_json::{Value, json};
 use tracing::{info, warn};
 
-use crate::build::{self, Inputs, Kind, SHOP_LABEL};
-use crate::crd::{Phase, ServiceName, Shop, ShopStatus};
+use crate::assess::{self, Assessment, Live, StepFailure};
+use crate::build::{self, Kind, SHOP_LABEL};
+use crate::crd::{Phase, Shop, ShopStatus};
 use crate::metrics::Metrics;
-use crate::status::{self, Observed};
 use crate::{Error, MANAGER, Result};
 
 /// Annotation holding the hash of the last applied desired object.
@@ -37,25 +37,51 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether the Prometheus Operator's CRDs are installed (checked at start).
     pub prometheus_operator: bool,
+    /// Consecutive failed reconciles per Shop (`namespace/name`), for the backoff.
+    failures: Mutex<HashMap<String, u32>>,
+}
+
+impl Context {
+    pub fn new(client: Client, recorder: Recorder, metrics: Arc<Metrics>, prometheus_operator: bool) -> Self {
+        Self {
+            client,
+            recorder,
+            metrics,
+            prometheus_operator,
+            failures: Mutex::default(),
+        }
+    }
+
+    fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
+        self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn key(shop: &Shop) -> String {
+        format!("{}/{}", shop.namespace().unwrap_or_default(), shop.name_any())
+    }
+
+    /// Counts a failed reconcile of `shop`; the number of failures in a row.
+    pub fn count_failure(&self, shop: &Shop) -> u32 {
+        let mut failures = self.failures();
+        let count = failures.entry(Self::key(shop)).or_default();
+        *count = count.saturating_add(1);
+        *count
+    }
+
+    /// Failed reconciles of `shop` in a row.
+    pub fn failures_of(&self, shop: &Shop) -> u32 {
+        self.failures().get(&Self::key(shop)).copied().unwrap_or(0)
+    }
+
+    fn forget_failures(&self, shop: &Shop) {
+        self.failures().remove(&Self::key(shop));
+    }
 }
 
 /// Requeue while something is on its way (databases starting, migrations running).
 pub const SHORT_REQUEUE: Duration = Duration::from_secs(10);
 /// Requeue of a settled Shop, so drift is corrected even without a watch event.
 pub const LONG_REQUEUE: Duration = Duration::from_secs(300);
-
-/// The live objects of one Shop, by kind and name.
-#[derive(Debug, Default)]
-pub struct Live {
-    pub objects: BTreeMap<(Kind, String), Value>,
-    pub secrets: BTreeSet<String>,
-}
-
-impl Live {
-    fn get(&self, kind: Kind, name: &str) -> Option<&Value> {
-        self.objects.get(&(kind, name.to_owned()))
-    }
-}
 
 fn dynamic_api(client: &Client, ns: &str, kind: Kind) -> Api<DynamicObject> {
     Api::namespaced_with(client.clone(), ns, &kind.api_resource())
@@ -97,228 +123,6 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
         (Value::Number(d), Value::Number(l)) => d.as_f64() == l.as_f64(),
         (d, l) => d == l,
     }
-}
-
-/// Whether a Job finished: `Some(Ok(()))` succeeded, `Some(Err(why))` failed, `None` running.
-pub fn job_outcome(job: &Value) -> Option<std::result::Result<(), String>> {
-    let conditions = job["status"]["conditions"].as_array()?;
-    for c in conditions {
-        if c["status"] != "True" {
-            continue;
-        }
-        match c["type"].as_str() {
-            Some("Complete") => return Some(Ok(())),
-            Some("Failed") => {
-                let reason = c["reason"].as_str().unwrap_or("Failed");
-                let message = c["message"].as_str().unwrap_or("");
-                return Some(Err(format!("{reason}: {message}")
-                    .trim_end_matches([':', ' '])
-                    .to_owned()));
-            }
-            _ => {}
-        }
-    }
-    None
-}
-
-/// The state of the target image's migrations.
-#[derive(Debug, PartialEq, Eq)]
-enum Migrations {
-    /// The databases are not bootstrapped yet: no Job exists.
-    Waiting,
-    Running,
-    Succeeded,
-    Failed(String),
-}
-
-fn migrations(shop: &Shop, live: &Live, bootstrapped: bool) -> Migrations {
-    let name = shop.name_any();
-    let owners: Vec<ServiceName> = shop.spec.enabled_services().filter(|s| s.owns_database()).collect();
-    if owners.is_empty() {
-        return Migrations::Succeeded;
-    }
-    if !bootstrapped {
-        return Migrations::Waiting;
-    }
-    let mut all_done = true;
-    for service in owners {
-        let job = build::migration_job_name(&name, &shop.spec.image, service);
-        match live.get(Kind::Job, &job).and_then(job_outcome) {
-            Some(Ok(())) => {}
-            Some(Err(why)) => return Migrations::Failed(format!("migration Job {job} failed: {why}")),
-            None => all_done = false,
-        }
-    }
-    if all_done {
-        Migrations::Succeeded
-    } else {
-        Migrations::Running
-    }
-}
-
-fn ready_replicas(object: Option<&Value>) -> i64 {
-    object.and_then(|o| o["status"]["readyReplicas"].as_i64()).unwrap_or(0)
-}
-
-/// What the Shop looks like now, and what that lets the builders do.
-struct Assessment {
-    inputs: Inputs,
-    observed: Vec<Observed>,
-    migrations: Migrations,
-    services: BTreeMap<String, crate::crd::ServiceStatus>,
-    rolled_out: bool,
-}
-
-fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Assessment> {
-    let name = shop.name_any();
-    let spec = &shop.spec;
-    let mut observed = Vec::new();
-
-    // Postgres and the bootstrap Job.
-    let bootstrapped = if spec.postgres.external.is_some() {
-        observed.push(Observed::new(
-            status::DATABASE_READY,
-            true,
-            "External",
-            "an external Postgres",
-        ));
-        true
-    } else {
-        let pg_ready = ready_replicas(live.get(Kind::StatefulSet, &format!("{name}-postgres"))) >= 1;
-        let bootstrap = build::build(shop, &Inputs::default())?
-            .into_iter()
-            .find(|o| o.kind == Kind::Job)
-            .map(|o| o.name);
-        let outcome = bootstrap
-            .as_deref()
-            .and_then(|job| live.get(Kind::Job, job))
-            .and_then(job_outcome);
-        let (ok, reason, message) = match (pg_ready, &outcome) {
-            (_, Some(Ok(()))) if pg_ready => (
-                true,
-                "Bootstrapped",
-                "Postgres runs; every service has its database".to_owned(),
-            ),
-            (_, Some(Err(why))) => (
-                false,
-                "BootstrapFailed",
-                format!("the database bootstrap Job failed: {why}"),
-            ),
-            (true, _) => (
-                false,
-                "Bootstrapping",
-                "creating the services' databases and roles".to_owned(),
-            ),
-            (false, _) => (false, "Starting", "Postgres is not ready".to_owned()),
-        };
-        observed.push(Observed::new(status::DATABASE_READY, ok, reason, message));
-        // Once the target image's migration Jobs exist they stay wanted, even while Postgres
-        // restarts or a new bootstrap Job (a service switched on) runs.
-        let migrations_exist = spec.enabled_services().filter(|s| s.owns_database()).any(|s| {
-            live.get(Kind::Job, &build::migration_job_name(&name, &spec.image, s))
-                .is_some()
-        });
-        outcome == Some(Ok(())) || bootstrap.is_none() || migrations_exist
-    };
-
-    // Redis.
-    if spec.redis.external.is_some() {
-        observed.push(Observed::new(
-            status::CACHE_READY,
-            true,
-            "External",
-            "an external Redis",
-        ));
-    } else if ready_replicas(live.get(Kind::StatefulSet, &format!("{name}-redis"))) >= 1 {
-        observed.push(Observed::new(status::CACHE_READY, true, "Running", "Redis is ready"));
-    } else {
-        observed.push(Observed::new(
-            status::CACHE_READY,
-            false,
-            "Starting",
-            "Redis is not ready",
-        ));
-    }
-
-    // Migrations of the target image.
-    let migrations = migrations(shop, live, bootstrapped);
-    let previous = shop.status.as_ref().and_then(|s| s.migrated_image.clone());
-    let migrated_image = match &migrations {
-        Migrations::Succeeded => Some(spec.image.clone()),
-        _ => previous,
-    };
-    observed.push(match &migrations {
-        Migrations::Succeeded => Observed::new(
-            status::MIGRATED,
-            true,
-            "Succeeded",
-            format!("migrated to {}", spec.image),
-        ),
-        Migrations::Failed(why) => Observed::new(status::MIGRATED, false, status::MIGRATION_FAILED, why.clone()),
-        Migrations::Running => Observed::new(
-            status::MIGRATED,
-            false,
-            "Running",
-            format!("migrating to {}", spec.image),
-        ),
-        Migrations::Waiting => Observed::new(status::MIGRATED, false, "Waiting", "waiting for the databases"),
-    });
-
-    // Deployments.
-    let mut services = BTreeMap::new();
-    let mut unavailable = Vec::new();
-    let mut rolled_out = migrated_image.as_deref() == Some(spec.image.as_str());
-    for service in spec.enabled_services() {
-        let deployment = live.get(Kind::Deployment, &format!("{name}-{service}"));
-        let desired = deployment.and_then(|d| d["spec"]["replicas"].as_i64()).unwrap_or(0);
-        let ready = ready_replicas(deployment);
-        let updated = deployment
-            .and_then(|d| d["status"]["updatedReplicas"].as_i64())
-            .unwrap_or(0);
-        let image = deployment.and_then(|d| d["spec"]["template"]["spec"]["containers"][0]["image"].as_str());
-        if image != Some(spec.image.as_str()) || updated < desired {
-            rolled_out = false;
-        }
-        if deployment.is_none() || ready < desired.max(1) {
-            unavailable.push(service.as_str());
-        }
-        services.insert(
-            service.to_string(),
-            crate::crd::ServiceStatus {
-                ready: i32::try_from(ready).unwrap_or(i32::MAX),
-                desired: i32::try_from(desired).unwrap_or(i32::MAX),
-            },
-        );
-    }
-    rolled_out &= unavailable.is_empty();
-    observed.push(if unavailable.is_empty() {
-        Observed::new(
-            status::SERVICES_AVAILABLE,
-            true,
-            "Available",
-            "every service has its ready replicas",
-        )
-    } else {
-        Observed::new(
-            status::SERVICES_AVAILABLE,
-            false,
-            "Unavailable",
-            format!("not available: {}", unavailable.join(", ")),
-        )
-    });
-    observed.push(status::ready(&observed));
-
-    Ok(Assessment {
-        inputs: Inputs {
-            database_bootstrapped: bootstrapped,
-            migrated_image,
-            prometheus_operator,
-        },
-        observed,
-        migrations,
-        services,
-        rolled_out,
-    })
 }
 
 /// Creates the Secrets that do not exist yet. Existing ones are never touched.
@@ -411,28 +215,6 @@ fn live_claim_templates(sts: &Value) -> Value {
     claims
 }
 
-/// Bytes of a Kubernetes quantity (`1Gi`, `500M`, `1073741824`); `None` when unparsable.
-pub fn quantity_bytes(q: &str) -> Option<f64> {
-    let q = q.trim();
-    let split = q.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(q.len());
-    let (number, suffix) = q.split_at(split);
-    let factor = match suffix {
-        "" => 1.0,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0_f64.powi(2),
-        "Gi" => 1024.0_f64.powi(3),
-        "Ti" => 1024.0_f64.powi(4),
-        "Pi" => 1024.0_f64.powi(5),
-        _ => return None,
-    };
-    number.parse::<f64>().ok().map(|n| n * factor)
-}
-
 /// Grows the PVCs of the managed StatefulSets to the size the spec asks for. Only when the
 /// spec differs from the StatefulSet's (immutable) claim template is a PVC read at all.
 async fn grow_volumes(ctx: &Context, shop: &Shop, ns: &str, live: &Live) -> Result<()> {
@@ -457,7 +239,7 @@ async fn grow_volumes(ctx: &Context, shop: &Shop, ns: &str, live: &Live) -> Resu
         if template.is_empty() || template == storage {
             continue;
         }
-        let Some(want) = quantity_bytes(&storage) else {
+        let Some(want) = crate::quantity::bytes(&storage) else {
             continue;
         };
         for ordinal in 0..current["spec"]["replicas"].as_i64().unwrap_or(1) {
@@ -471,7 +253,7 @@ async fn grow_volumes(ctx: &Context, shop: &Shop, ns: &str, live: &Live) -> Resu
                 .and_then(|s| s.resources.as_ref())
                 .and_then(|r| r.requests.as_ref())
                 .and_then(|r| r.get("storage"))
-                .and_then(|q| quantity_bytes(&q.0));
+                .and_then(|q| crate::quantity::bytes(&q.0));
             if has.is_some_and(|has| has < want) {
                 let patch = json!({"spec": {"resources": {"requests": {"storage": storage}}}});
                 pvcs.patch(&pvc_name, &PatchParams::default(), &Patch::Merge(&patch))
@@ -503,39 +285,29 @@ async fn update_status(ctx: &Context, shop: &Shop, ns: &str, new: ShopStatus) ->
     Ok(())
 }
 
-fn status_from(shop: &Shop, a: &Assessment, anything_exists: bool, paused: bool) -> ShopStatus {
-    let previous = shop.status.as_ref();
-    let conditions = status::conditions(
-        previous.map(|s| s.conditions.as_slice()).unwrap_or_default(),
-        &a.observed,
-        shop.metadata.generation,
-        Utc::now(),
-    );
-    let (phase, mut reason) = status::phase(&a.observed, previous, anything_exists);
-    if paused {
-        reason = format!("paused: nothing is applied ({reason})");
-    }
-    let ready = a
-        .services
-        .values()
-        .filter(|s| s.ready >= s.desired && s.desired > 0)
-        .count();
-    let version = if a.rolled_out {
-        Some(shop.spec.image.clone())
-    } else {
-        previous.and_then(|s| s.version.clone())
+/// Creates Secrets, applies, grows volumes: the steps that write. The first failure stops
+/// the pass; it is recorded in the status before the error reaches the backoff.
+async fn write(shop: &Shop, ctx: &Context, ns: &str, live: &Live, a: &Assessment) -> Result<(), (StepFailure, Error)> {
+    let fail = |reason: &'static str| {
+        move |err: Error| {
+            (
+                StepFailure {
+                    reason,
+                    message: err.to_string(),
+                },
+                err,
+            )
+        }
     };
-    ShopStatus {
-        observed_generation: shop.metadata.generation,
-        phase,
-        phase_reason: Some(reason),
-        version,
-        migrated_image: a.inputs.migrated_image.clone(),
-        url: shop.spec.enabled(ServiceName::Gateway).then(|| shop.spec.url()),
-        ready_services: Some(format!("{ready}/{}", a.services.len())),
-        conditions,
-        services: a.services.clone(),
-    }
+    create_secrets(shop, ctx, ns, live)
+        .await
+        .map_err(fail("SecretsFailed"))?;
+    let desired = build::build(shop, &a.inputs).map_err(fail("BuildFailed"))?;
+    apply(ctx, ns, &desired, live).await.map_err(fail("ApplyFailed"))?;
+    grow_volumes(ctx, shop, ns, live)
+        .await
+        .map_err(fail("VolumeGrowFailed"))?;
+    Ok(())
 }
 
 /// Reconciles one Shop.
@@ -554,53 +326,53 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
         failed.phase_reason = Some(why);
         failed.observed_generation = shop.metadata.generation;
         update_status(&ctx, &shop, &ns, failed).await?;
+        ctx.forget_failures(&shop);
         return Ok(Action::await_change());
     }
 
     let live = observe(&ctx, &ns, &shop.name_any()).await?;
     let anything_exists = !live.objects.is_empty() || !live.secrets.is_empty();
-    let assessment = assess(&shop, &live, ctx.prometheus_operator)?;
-
-    if !shop.spec.paused {
-        create_secrets(&shop, &ctx, &ns, &live).await?;
-        let desired = build::build(&shop, &assessment.inputs)?;
-        apply(&ctx, &ns, &desired, &live).await?;
-        grow_volumes(&ctx, &shop, &ns, &live).await?;
+    let assessment = assess::assess(&shop, &live, ctx.prometheus_operator)?;
+    let failed = if shop.spec.paused {
+        None
+    } else {
+        write(&shop, &ctx, &ns, &live, &assessment).await.err()
+    };
+    let new = assess::status_of(
+        &shop,
+        &assessment,
+        failed.as_ref().map(|(f, _)| f),
+        anything_exists,
+        Utc::now(),
+    );
+    if let Some((reason, note)) = assess::degraded_event(shop.status.as_ref(), &new) {
+        warn!(shop = %shop.name_any(), %reason, "{note}");
+        let event = Event {
+            type_: EventType::Warning,
+            reason,
+            note: Some(note),
+            action: "Reconcile".to_owned(),
+            secondary: None,
+        };
+        // An Event is for people; failing to publish one must not hide the status.
+        if let Err(err) = ctx.recorder.publish(&event, &shop.object_ref(&())).await {
+            warn!(error = %err, "publishing an Event");
+        }
     }
-
-    let new = status_from(&shop, &assessment, anything_exists, shop.spec.paused);
-    let was_failed = shop
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == status::MIGRATED))
-        .is_some_and(|c| c.reason == status::MIGRATION_FAILED);
-    if let Migrations::Failed(why) = &assessment.migrations
-        && !was_failed
-    {
-        warn!(shop = %shop.name_any(), "{why}");
-        ctx.recorder
-            .publish(
-                &Event {
-                    type_: EventType::Warning,
-                    reason: status::MIGRATION_FAILED.to_owned(),
-                    note: Some(why.clone()),
-                    action: "Migrate".to_owned(),
-                    secondary: None,
-                },
-                &shop.object_ref(&()),
-            )
-            .await?;
-    }
-    let settled = matches!(new.phase, Phase::Ready | Phase::Failed)
-        || matches!(assessment.migrations, Migrations::Failed(_))
-        || shop.spec.paused;
+    let settled = assess::settled(&new, shop.spec.paused);
     update_status(&ctx, &shop, &ns, new).await?;
+    if let Some((_, err)) = failed {
+        return Err(err);
+    }
+    ctx.forget_failures(&shop);
     Ok(Action::requeue(if settled { LONG_REQUEUE } else { SHORT_REQUEUE }))
 }
 
-/// Retries a failed reconcile after a pause, counting the failure.
+/// Retries a failed reconcile with exponential backoff and jitter, counting the failure.
 pub fn error_policy(shop: Arc<Shop>, error: &Error, ctx: Arc<Context>) -> Action {
-    warn!(shop = %shop.name_any(), error = %error, "reconcile failed");
+    let attempt = ctx.count_failure(&shop);
+    let delay = assess::backoff(attempt, rand::random::<f64>());
+    warn!(shop = %shop.name_any(), error = %error, attempt, retry_in_ms = delay.as_millis() as u64, "reconcile failed");
     ctx.metrics.failure(error);
-    Action::requeue(Duration::from_secs(15))
+    Action::requeue(delay)
 }

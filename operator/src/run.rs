@@ -205,12 +205,12 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             instance: Some(settings.identity.clone()),
         },
     );
-    let ctx = Arc::new(Context {
-        client: client.clone(),
+    let ctx = Arc::new(Context::new(
+        client.clone(),
         recorder,
-        metrics: metrics.clone(),
+        metrics.clone(),
         prometheus_operator,
-    });
+    ));
     let mut controller = Controller::new(shops, watcher::Config::default().any_semantic());
     controller = owned::<Deployment>(controller, &client);
     controller = owned::<StatefulSet>(controller, &client);

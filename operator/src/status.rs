@@ -11,8 +11,23 @@ pub const CACHE_READY: &str = "CacheReady";
 pub const MIGRATED: &str = "Migrated";
 pub const SERVICES_AVAILABLE: &str = "ServicesAvailable";
 pub const READY: &str = "Ready";
+/// True while the Shop moves towards its spec (provisioning, migrating, rolling out).
+pub const PROGRESSING: &str = "Progressing";
+/// True while the shop serves (some version): data tier up, every service available.
+pub const AVAILABLE: &str = "Available";
+/// True when something needs a person: a failed migration or rollout, a failing step, or a
+/// serving shop that lost availability. Its reason says which.
+pub const DEGRADED: &str = "Degraded";
+/// True while `spec.paused` holds.
+pub const PAUSED: &str = "Paused";
 /// `reason` of `Migrated=False` when a migration Job failed.
 pub const MIGRATION_FAILED: &str = "MigrationFailed";
+/// `reason` of `Degraded=True` when a Deployment exceeded its progress deadline.
+pub const ROLLOUT_FAILED: &str = "RolloutFailed";
+/// `reason` of `Degraded=True` when a serving shop lost availability.
+pub const UNAVAILABLE: &str = "Unavailable";
+/// The conditions that must hold (`True`) for `Ready`.
+pub const REQUIRED: [&str; 4] = [DATABASE_READY, CACHE_READY, MIGRATED, SERVICES_AVAILABLE];
 
 /// One condition as observed: type, whether it holds, reason, message.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -66,38 +81,47 @@ fn now_timestamp(now: DateTime<Utc>) -> k8s_openapi::jiff::Timestamp {
     k8s_openapi::jiff::Timestamp::from_second(now.timestamp()).unwrap_or(k8s_openapi::jiff::Timestamp::UNIX_EPOCH)
 }
 
-/// The phase and its reason, from the conditions (without `Ready`, which is derived here too).
+/// The phase and its reason, from the observed conditions.
 pub fn phase(observed: &[Observed], previous: Option<&ShopStatus>, anything_exists: bool) -> (Phase, String) {
     let get = |t: &str| observed.iter().find(|o| o.type_ == t);
-    let failing: Vec<&Observed> = observed.iter().filter(|o| !o.ok && o.type_ != READY).collect();
-    let was_serving = previous.is_some_and(|s| s.version.is_some());
+    let was_serving = previous.and_then(|s| s.version.as_deref());
     if !anything_exists {
         return (Phase::Pending, "nothing created yet".to_owned());
     }
-    if let Some(m) = get(MIGRATED).filter(|m| !m.ok && m.reason == MIGRATION_FAILED) {
-        let serving = if was_serving {
-            "; the previous version keeps serving"
-        } else {
-            ""
+    if let Some(d) = get(DEGRADED).filter(|d| d.ok) {
+        let serving = match was_serving {
+            Some(version) => format!("; {version} keeps serving"),
+            None => String::new(),
         };
-        return (Phase::Degraded, format!("{}{serving}", m.message));
+        return (Phase::Degraded, format!("{}{serving}", d.message));
     }
-    let Some(first) = failing.first() else {
-        return (Phase::Ready, "every service is available".to_owned());
-    };
-    let phase = match first.type_ {
-        MIGRATED => Phase::Migrating,
-        _ if was_serving => Phase::Degraded,
-        _ => Phase::Provisioning,
-    };
-    (phase, format!("{}: {}", first.type_, first.message))
+    let failing = observed.iter().find(|o| !o.ok && REQUIRED.contains(&o.type_));
+    if let Some(first) = failing {
+        let phase = match first.type_ {
+            MIGRATED => Phase::Migrating,
+            _ if was_serving.is_some() => Phase::Degraded,
+            _ => Phase::Provisioning,
+        };
+        return (phase, format!("{}: {}", first.type_, first.message));
+    }
+    if let Some(p) = get(PROGRESSING).filter(|p| p.ok) {
+        return (Phase::Provisioning, p.message.clone());
+    }
+    (Phase::Ready, "every service is available".to_owned())
 }
 
-/// The `Ready` condition: every other one holds.
+/// The `Ready` condition: every required condition holds, nothing progresses, nothing is degraded.
 pub fn ready(observed: &[Observed]) -> Observed {
-    match observed.iter().find(|o| !o.ok) {
+    let blocking = observed.iter().find(|o| match o.type_ {
+        PROGRESSING | DEGRADED => o.ok,
+        t => REQUIRED.contains(&t) && !o.ok,
+    });
+    match blocking {
         None => Observed::new(READY, true, "Ready", "the shop is serving at the target version"),
-        Some(o) => Observed::new(READY, false, "NotReady", format!("{} is False: {}", o.type_, o.reason)),
+        Some(o) => {
+            let is = if o.ok { "True" } else { "False" };
+            Observed::new(READY, false, "NotReady", format!("{} is {is}: {}", o.type_, o.reason))
+        }
     }
 }
 
@@ -146,10 +170,46 @@ mod tests {
             version: Some("img:1".to_owned()),
             ..ShopStatus::default()
         };
-        let (phase, reason) = phase(&observed, Some(&serving), true);
+        let mut degraded = observed.to_vec();
+        degraded.push(Observed::new(DEGRADED, true, MIGRATION_FAILED, "migration failed"));
+        let (phase, reason) = phase(&degraded, Some(&serving), true);
         assert_eq!(phase, Phase::Degraded);
-        assert!(reason.contains("BackoffLimitExceeded") && reason.contains("previous version"));
+        assert!(reason.contains("img:1 keeps serving"), "{reason}");
         assert_eq!(super::phase(&observed[..1], None, true).0, Phase::Ready);
         assert_eq!(super::phase(&[], None, false).0, Phase::Pending);
+    }
+}
+
+#[cfg(test)]
+mod ready_tests {
+    use super::*;
+
+    fn all_up() -> Vec<Observed> {
+        REQUIRED
+            .iter()
+            .map(|t| Observed::new(t, true, "Up", ""))
+            .chain([
+                Observed::new(PROGRESSING, false, "Complete", ""),
+                Observed::new(DEGRADED, false, "AsExpected", ""),
+            ])
+            .collect()
+    }
+
+    #[test]
+    fn ready_needs_a_finished_rollout_and_nothing_degraded() {
+        assert!(ready(&all_up()).ok);
+        let mut rolling = all_up();
+        rolling[4] = Observed::new(PROGRESSING, true, "RollingOut", "rolling out img:2");
+        let r = ready(&rolling);
+        assert!(!r.ok);
+        assert!(r.message.contains("Progressing is True"), "{}", r.message);
+        assert_eq!(
+            phase(&rolling, None, true),
+            (Phase::Provisioning, "rolling out img:2".to_owned())
+        );
+        let mut degraded = all_up();
+        degraded[5] = Observed::new(DEGRADED, true, ROLLOUT_FAILED, "catalog: deadline");
+        assert!(!ready(&degraded).ok);
+        assert_eq!(phase(&degraded, None, true).0, Phase::Degraded);
     }
 }

@@ -42,6 +42,11 @@ fn crd_names_columns_and_subresources() {
         .map(|c| c["name"].as_str().unwrap())
         .collect();
     assert_eq!(columns, ["Phase", "Version", "URL", "Ready", "Age"]);
+    // Conditions are a map keyed by type (the Kubernetes convention): server-side apply merges
+    // them by type instead of replacing the list.
+    let conditions = &version["schema"]["openAPIV3Schema"]["properties"]["status"]["properties"]["conditions"];
+    assert_eq!(conditions["x-kubernetes-list-type"], "map");
+    assert_eq!(conditions["x-kubernetes-list-map-keys"], json!(["type"]));
 }
 
 fn schema() -> Value {

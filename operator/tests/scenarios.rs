@@ -13,7 +13,7 @@ use shop_operator::Shop;
 use shop_operator::crd::Phase;
 use shop_operator::metrics::Metrics;
 use shop_operator::mock::FakeApi;
-use shop_operator::reconcile::{Context, LONG_REQUEUE, SHORT_REQUEUE, reconcile};
+use shop_operator::reconcile::{Context, LONG_REQUEUE, SHORT_REQUEUE, error_policy, reconcile};
 
 const NS: &str = "shop";
 
@@ -33,12 +33,12 @@ fn harness(prometheus_operator: bool) -> Harness {
             instance: Some("test".to_owned()),
         },
     );
-    let ctx = Arc::new(Context {
+    let ctx = Arc::new(Context::new(
         client,
         recorder,
-        metrics: Arc::new(Metrics::default()),
+        Arc::new(Metrics::default()),
         prometheus_operator,
-    });
+    ));
     let shop = json!({
         "apiVersion": "shopkeeper.dev/v1alpha1",
         "kind": "Shop",
@@ -277,11 +277,13 @@ async fn drift_is_corrected() {
         s["metadata"]["labels"]["app.kubernetes.io/managed-by"] = json!("someone");
     });
     let (_, made) = h.pass().await;
-    // The Service lost our label, so the LIST no longer sees it: it is re-applied too.
+    // The Service lost our label, so the LIST no longer sees it: it is re-applied too. The
+    // Deployment ran another image: the status says it is rolling back out.
     assert_eq!(
         made,
-        with_lists("PATCH services/demo-auth\nPATCH deployments/demo-cart")
+        with_lists("PATCH services/demo-auth\nPATCH deployments/demo-cart\nPATCH shops/demo/status")
     );
+    assert_eq!(h.condition("Progressing")["reason"], "RollingOut");
     let cart = h.api.get("deployments", NS, "demo-cart").unwrap();
     assert_eq!(cart["spec"]["template"]["spec"]["containers"][0]["image"], "shop:1");
 }
@@ -356,12 +358,7 @@ async fn a_failed_migration_keeps_the_old_version_serving() {
     assert_eq!(migrated["status"], "False");
     assert_eq!(migrated["reason"], "MigrationFailed");
     assert!(migrated["message"].as_str().unwrap().contains("BackoffLimitExceeded"));
-    assert!(
-        status["phaseReason"]
-            .as_str()
-            .unwrap()
-            .contains("previous version keeps serving")
-    );
+    assert!(status["phaseReason"].as_str().unwrap().contains("shop:1 keeps serving"));
     for d in h.api.all("deployments") {
         assert_eq!(d["spec"]["template"]["spec"]["containers"][0]["image"], "shop:1");
     }
@@ -503,9 +500,11 @@ async fn a_restarting_postgres_deletes_nothing() {
         s["status"]["readyReplicas"] = json!(0)
     });
     let (_, made) = h.pass().await;
-    assert_eq!(made, with_lists("PATCH shops/demo/status"));
+    assert_eq!(made, with_lists("POST events\nPATCH shops/demo/status"));
     assert_eq!(migration_jobs(&h.api, "shop:1").len(), 3, "migration Jobs stay");
     assert_eq!(h.status()["phase"], "Degraded");
+    assert_eq!(h.condition("Degraded")["reason"], "Unavailable");
+    assert_eq!(h.api.all("events")[0]["reason"], "Unavailable");
     assert_eq!(h.condition("DatabaseReady")["reason"], "Starting");
     assert_eq!(h.status()["version"], "shop:1");
 }
@@ -543,16 +542,6 @@ async fn a_bigger_volume_grows_the_pvc_not_the_claim_template() {
     assert_eq!(made, with_lists("GET persistentvolumeclaims/data-demo-postgres-0"));
 }
 
-#[test]
-fn quantities_compare_by_bytes() {
-    use shop_operator::reconcile::quantity_bytes;
-    assert_eq!(quantity_bytes("1Gi"), Some(1073741824.0));
-    assert!(quantity_bytes("1024Mi") == quantity_bytes("1Gi"));
-    assert!(quantity_bytes("2G").unwrap() < quantity_bytes("2Gi").unwrap());
-    assert_eq!(quantity_bytes("1.5Ki"), Some(1536.0));
-    assert_eq!(quantity_bytes("lots"), None);
-}
-
 #[tokio::test]
 async fn switching_redis_persistence_recreates_its_statefulset() {
     let h = harness(false);
@@ -567,4 +556,131 @@ async fn switching_redis_persistence_recreates_its_statefulset() {
     assert!(made.contains(&"PATCH statefulsets/demo-redis".to_owned()), "{made:?}");
     let sts = h.api.get("statefulsets", NS, "demo-redis").unwrap();
     assert_eq!(sts["spec"]["volumeClaimTemplates"][0]["metadata"]["name"], "data");
+}
+
+/// Plays a Deployment controller that saw the current generation but whose new pod never
+/// becomes ready (maxSurge 1: the old replicas keep serving).
+fn crash_loop(api: &FakeApi, name: &str, deadline_passed: bool) {
+    api.update("deployments", NS, name, |d| {
+        let mut status = json!({
+            "observedGeneration": d["metadata"]["generation"].clone(),
+            "replicas": 3, "updatedReplicas": 1, "readyReplicas": 2, "availableReplicas": 2,
+        });
+        if deadline_passed {
+            status["conditions"] = json!([{"type": "Progressing", "status": "False",
+                "reason": "ProgressDeadlineExceeded",
+                "message": format!("ReplicaSet \"{name}-2\" has timed out progressing.")}]);
+        }
+        d["status"] = status;
+    });
+}
+
+#[tokio::test]
+async fn the_version_waits_for_the_rollout_and_a_stuck_one_degrades() {
+    let h = harness(false);
+    h.ready().await;
+    h.edit(|spec| spec["image"] = json!("shop:2"));
+    h.pass().await;
+    h.api.settle("migrate", false);
+    h.pass().await; // the Deployments get shop:2
+    // The Deployment controller has not looked yet: its status still describes the old spec.
+    h.pass().await;
+    let status = h.status();
+    assert_eq!(status["version"], "shop:1", "{status:#}");
+    assert_ne!(status["phase"], "Ready");
+    assert_eq!(h.condition("Progressing")["status"], "True");
+    assert_eq!(h.condition("Ready")["status"], "False");
+
+    // The new catalog pod crash-loops; the old ones serve.
+    crash_loop(&h.api, "demo-catalog", false);
+    for other in ["auth", "cart", "order", "gateway"] {
+        h.api.update("deployments", NS, &format!("demo-{other}"), |d| {
+            d["status"]["observedGeneration"] = d["metadata"]["generation"].clone();
+        });
+    }
+    h.pass().await;
+    assert_eq!(h.status()["version"], "shop:1");
+    assert_eq!(h.condition("Available")["status"], "True");
+    assert!(
+        h.condition("Progressing")["message"]
+            .as_str()
+            .unwrap()
+            .contains("catalog: 1/2 replicas updated")
+    );
+
+    // Its progress deadline passes: Degraded, the old version recorded, an Event once.
+    crash_loop(&h.api, "demo-catalog", true);
+    let (action, made) = h.pass().await;
+    assert_eq!(made, with_lists("POST events\nPATCH shops/demo/status"));
+    assert_eq!(action, Action::requeue(SHORT_REQUEUE));
+    let status = h.status();
+    assert_eq!(status["phase"], "Degraded");
+    assert_eq!(status["version"], "shop:1");
+    assert!(status["phaseReason"].as_str().unwrap().contains("shop:1 keeps serving"));
+    assert_eq!(h.condition("Degraded")["reason"], "RolloutFailed");
+    assert_eq!(h.condition("Progressing")["reason"], "ProgressDeadlineExceeded");
+    let event = &h.api.all("events")[0];
+    assert_eq!(event["reason"], "RolloutFailed");
+    assert!(event["note"].as_str().unwrap().contains("ProgressDeadlineExceeded"));
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""), "announced once");
+
+    // Fixed (the pod came up): Ready at shop:2.
+    h.api.settle("", false);
+    h.pass().await;
+    assert_eq!(h.status()["phase"], "Ready");
+    assert_eq!(h.status()["version"], "shop:2");
+    assert_eq!(h.condition("Degraded")["status"], "False");
+}
+
+#[tokio::test]
+async fn a_pvc_that_cannot_grow_is_reported_and_retried_with_backoff() {
+    let h = harness(false);
+    h.ready().await;
+    h.api.insert(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "data-demo-postgres-0", "namespace": NS},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    let why = "only dynamically provisioned pvc can be resized and the storageclass that provisions the pvc must support resize";
+    h.api
+        .refuse("PATCH persistentvolumeclaims/data-demo-postgres-0", 403, why);
+    h.edit(|spec| spec["postgres"] = json!({"storage": "5Gi"}));
+    h.api.take_calls();
+    let shop = Arc::new(h.shop());
+    let err = reconcile(shop.clone(), h.ctx.clone()).await.unwrap_err();
+    assert!(err.to_string().contains("resized"), "{err}");
+    assert_eq!(
+        h.api.take_calls(),
+        with_lists(
+            "
+            PATCH statefulsets/demo-postgres
+            GET persistentvolumeclaims/data-demo-postgres-0
+            PATCH persistentvolumeclaims/data-demo-postgres-0
+            POST events
+            PATCH shops/demo/status
+            "
+        ),
+        "the status is written before the error goes to the backoff"
+    );
+    let status = h.status();
+    assert_eq!(status["phase"], "Degraded");
+    assert_eq!(status["version"], "shop:1", "the shop still serves");
+    let degraded = h.condition("Degraded");
+    assert_eq!(degraded["reason"], "VolumeGrowFailed");
+    assert!(degraded["message"].as_str().unwrap().contains("storageclass"));
+    assert_eq!(h.api.all("events")[0]["reason"], "VolumeGrowFailed");
+
+    // Retries back off; a success forgets the failures.
+    let first = error_policy(shop.clone(), &err, h.ctx.clone());
+    assert_eq!(h.ctx.failures_of(&shop), 1);
+    assert_ne!(first, Action::requeue(Duration::from_secs(15)));
+    let err = reconcile(Arc::new(h.shop()), h.ctx.clone()).await.unwrap_err();
+    error_policy(shop.clone(), &err, h.ctx.clone());
+    assert_eq!(h.ctx.failures_of(&shop), 2);
+    assert_eq!(h.api.all("events").len(), 1, "the same failure is announced once");
+    h.edit(|spec| spec["postgres"] = json!({"storage": "1Gi"}));
+    h.pass().await;
+    assert_eq!(h.ctx.failures_of(&shop), 0);
 }
