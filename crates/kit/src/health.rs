@@ -26,6 +26,11 @@ pub trait Check: Send + Sync + 'static {
     fn name(&self) -> &'static str;
     /// `Ok` when the dependency answers; `Err` says why not.
     fn check(&self) -> BoxFuture<'_, Result<(), String>>;
+    /// Whether its failure makes the service unready. A service that keeps serving without a
+    /// dependency (the gateway without one upstream) reports it as `degraded` instead.
+    fn required(&self) -> bool {
+        true
+    }
 }
 
 /// Whether the process is draining: set on SIGTERM, before the listeners stop, so that
@@ -68,22 +73,30 @@ async fn ready(State(state): State<AdminState>) -> Response {
             Ok(Err(e)) => Err(e),
             Err(_) => Err(format!("no answer within {} ms", CHECK_TIMEOUT.as_millis())),
         };
-        (c.name(), outcome)
+        (c.name(), c.required(), outcome)
     }))
     .await;
     let mut checks = Map::new();
     let mut failed = Vec::new();
-    for (name, outcome) in results {
+    let mut degraded = Vec::new();
+    for (name, required, outcome) in results {
         match outcome {
             Ok(()) => checks.insert(name.to_owned(), Value::from("ok")),
             Err(e) => {
-                failed.push(name);
+                if required {
+                    failed.push(name);
+                } else {
+                    degraded.push(name);
+                }
                 checks.insert(name.to_owned(), Value::from(e))
             }
         };
     }
-    if failed.is_empty() {
+    if failed.is_empty() && degraded.is_empty() {
         axum::Json(json!({"readiness": "ready", "checks": checks})).into_response()
+    } else if failed.is_empty() {
+        tracing::debug!(degraded = ?degraded, "ready, degraded");
+        axum::Json(json!({"readiness": "degraded", "degraded": degraded, "checks": checks})).into_response()
     } else {
         tracing::warn!(failed = ?failed, "not ready");
         Problem::unavailable(format!("not ready: {}", failed.join(", ")))

@@ -1,0 +1,325 @@
+//! `POST /login`, `POST /logout` and `GET /api/v1/session`: browser sessions in cookies.
+//!
+//! A form post (`application/x-www-form-urlencoded`) is answered with `303 See Other` (to the
+//! local path in `next`, or back to `/login?error=…`); a JSON post with JSON or a problem.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use shop_kit::Problem;
+use uuid::Uuid;
+
+use crate::AppState;
+use crate::config::Upstream;
+use crate::ratelimit::Policy;
+use crate::session::{self, CSRF_COOKIE, CSRF_HEADER, Peer, REFRESH_COOKIE, Resolved, Sessions, Tokens};
+
+/// The login form or JSON body.
+#[derive(Debug, Deserialize)]
+pub struct LoginForm {
+    #[serde(alias = "username")]
+    pub email: String,
+    pub password: String,
+    /// Where to go after login: a local path only.
+    pub next: Option<String>,
+    /// The CSRF token (forms).
+    #[serde(rename = "_csrf")]
+    pub csrf: Option<String>,
+}
+
+/// The logout form.
+#[derive(Debug, Default, Deserialize)]
+pub struct LogoutForm {
+    #[serde(rename = "_csrf")]
+    pub csrf: Option<String>,
+}
+
+/// `next` when it is a path on this site (`/cart`, `/product/1?x=2`), else `/`: never another
+/// origin (`//evil`, `/\evil`, `https://…`), never a control character.
+pub fn local_path(next: Option<&str>) -> String {
+    match next {
+        Some(path)
+            if path.starts_with('/')
+                && !path.starts_with("//")
+                && !path.starts_with("/\\")
+                && path.len() <= 512
+                && !path.chars().any(|c| c.is_control() || c == '\\') =>
+        {
+            path.to_owned()
+        }
+        _ => "/".to_owned(),
+    }
+}
+
+fn is_form(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|v| {
+            let v = v.trim();
+            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+        })
+}
+
+/// Parses a form or JSON body; anything else is a 415 problem, a malformed one a 400.
+fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Problem> {
+    if is_form(headers) {
+        serde_urlencoded_from(body)
+    } else if is_json(headers) {
+        serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))
+    } else {
+        Err(Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported-media-type",
+            "Unsupported media type",
+        )
+        .detail("send application/x-www-form-urlencoded or application/json"))
+    }
+}
+
+fn serde_urlencoded_from<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
+    // Forms go through serde_json's value model: a missing field is named in the error.
+    let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
+        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(map))
+        .map_err(|e| Problem::bad_request(format!("malformed form: {e}")))
+}
+
+fn see_other(location: &str) -> Response {
+    let location = HeaderValue::from_str(location).unwrap_or_else(|_| HeaderValue::from_static("/"));
+    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response()
+}
+
+fn login_error(next: &str, error: &str) -> Response {
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("error", error)
+        .append_pair("next", next)
+        .finish();
+    see_other(&format!("/login?{query}"))
+}
+
+/// The session id an access token carries (for the new CSRF token).
+async fn session_of(state: &AppState, tokens: &Tokens) -> Option<Uuid> {
+    state
+        .verifier
+        .verify(&tokens.access_token)
+        .await
+        .ok()
+        .and_then(|c| c.sid)
+}
+
+/// `POST /login`: checks the CSRF token and the per-address budget, signs in at auth, and
+/// keeps the tokens in cookies (a new CSRF nonce with them).
+pub async fn login(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+    let form = is_form(&headers);
+    let input: LoginForm = match parse_body(&headers, &body) {
+        Ok(input) => input,
+        Err(problem) => return problem.into_response(),
+    };
+    let next = local_path(input.next.as_deref());
+    let csrf = input
+        .csrf
+        .as_deref()
+        .or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    if !state
+        .sessions
+        .csrf_valid(session::cookie(&headers, CSRF_COOKIE), None, csrf)
+    {
+        state.metrics.csrf_rejected.inc();
+        return if form {
+            login_error(&next, "expired")
+        } else {
+            session::csrf_problem().into_response()
+        };
+    }
+    let policy = Policy {
+        name: "login",
+        rate: state.config.limits.login,
+    };
+    let address = session::client_ip(&state, &headers, peer);
+    let decision = state.limiter.check(policy, &format!("ip:{address}")).await;
+    if !decision.allowed {
+        return if form {
+            login_error(&next, "throttled")
+        } else {
+            decision.refusal()
+        };
+    }
+    let auth = state.upstreams.target(Upstream::Auth);
+    let resolved = Resolved::default();
+    let sent = crate::upstream::traced(
+        state
+            .upstreams
+            .client()
+            .post(format!("{}/auth/login", auth.url))
+            .timeout(auth.timeout)
+            .headers(crate::routes::proxy::upstream_headers(
+                HeaderMap::new(),
+                &resolved,
+                peer.0,
+                state.config.public_url.starts_with("https:"),
+            ))
+            .json(&json!({"email": input.email, "password": input.password})),
+    )
+    .send()
+    .await;
+    let answer = match sent {
+        Ok(answer) => answer,
+        Err(err) => {
+            tracing::warn!(error = %err, "login: auth unreachable");
+            return if form {
+                login_error(&next, "unavailable")
+            } else {
+                Problem::unavailable("signing in is unavailable right now; try again shortly")
+                    .header(header::RETRY_AFTER, "5")
+                    .into_response()
+            };
+        }
+    };
+    let status = answer.status();
+    if !status.is_success() {
+        let code = match status.as_u16() {
+            400 | 401 | 403 | 422 => "credentials",
+            429 => "throttled",
+            _ => "unavailable",
+        };
+        if form {
+            return login_error(&next, code);
+        }
+        let retry = answer.headers().get(header::RETRY_AFTER).cloned();
+        let body = answer.bytes().await.unwrap_or_default();
+        let mut response = (
+            StatusCode::from_u16(status.as_u16()).unwrap_or(StatusCode::BAD_GATEWAY),
+            [(header::CONTENT_TYPE, shop_kit::problem::CONTENT_TYPE)],
+            body,
+        )
+            .into_response();
+        if let Some(retry) = retry {
+            response.headers_mut().insert(header::RETRY_AFTER, retry);
+        }
+        return response;
+    }
+    let tokens: Tokens = match answer.json().await {
+        Ok(tokens) => tokens,
+        Err(err) => return Problem::internal(anyhow::anyhow!("auth's login answer: {err}")).into_response(),
+    };
+    let nonce = Sessions::new_nonce();
+    let csrf_token = state.sessions.csrf_token(&nonce, session_of(&state, &tokens).await);
+    let mut response = if form {
+        see_other(&next)
+    } else {
+        axum::Json(json!({"authenticated": true, "csrf_token": csrf_token, "expires_in": tokens.expires_in}))
+            .into_response()
+    };
+    let mut cookies = state.sessions.session_cookies(&tokens);
+    cookies.push(state.sessions.nonce_cookie(&nonce));
+    session::append_cookies(&mut response, &cookies);
+    response
+}
+
+/// `POST /logout`: checks the CSRF token, revokes the refresh token at auth, and clears the
+/// cookies (a new CSRF nonce with them).
+pub async fn logout(
+    State(state): State<AppState>,
+    axum::Extension(resolved): axum::Extension<Resolved>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = is_form(&headers) || body.is_empty() && !is_json(&headers);
+    let input: LogoutForm = if body.is_empty() {
+        LogoutForm::default()
+    } else {
+        match parse_body(&headers, &body) {
+            Ok(input) => input,
+            Err(problem) => return problem.into_response(),
+        }
+    };
+    let csrf = input
+        .csrf
+        .as_deref()
+        .or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    let signed_in = resolved.claims.is_some() || session::cookie(&headers, REFRESH_COOKIE).is_some();
+    if signed_in
+        && !state
+            .sessions
+            .csrf_valid(resolved.nonce.as_deref(), resolved.session_id(), csrf)
+    {
+        state.metrics.csrf_rejected.inc();
+        return session::csrf_problem().into_response();
+    }
+    if let Some(refresh) = session::cookie(&headers, REFRESH_COOKIE) {
+        state.sessions.revoke(refresh).await;
+    }
+    let mut response = if form {
+        see_other("/")
+    } else {
+        StatusCode::NO_CONTENT.into_response()
+    };
+    let mut cookies = state.sessions.clear_cookies();
+    cookies.push(state.sessions.nonce_cookie(&Sessions::new_nonce()));
+    session::append_cookies(&mut response, &cookies);
+    response
+}
+
+/// `GET /api/v1/session`: who the browser is signed in as, and the CSRF token its scripts
+/// send in `X-CSRF-Token` (a nonce cookie is set when it has none).
+pub async fn current(State(state): State<AppState>, axum::Extension(resolved): axum::Extension<Resolved>) -> Response {
+    let (nonce, fresh) = match &resolved.nonce {
+        Some(nonce) => (nonce.clone(), false),
+        None => (Sessions::new_nonce(), true),
+    };
+    let csrf_token = state.sessions.csrf_token(&nonce, resolved.session_id());
+    let user = resolved
+        .claims
+        .as_ref()
+        .map(|c| json!({"id": c.sub, "email": c.email, "role": c.role, "plan": c.plan}));
+    let mut response = axum::Json(json!({
+        "authenticated": user.is_some(),
+        "user": user,
+        "csrf_token": csrf_token,
+    }))
+    .into_response();
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if fresh {
+        session::append_cookies(&mut response, &[state.sessions.nonce_cookie(&nonce)]);
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(local_path(Some("/cart")), "/cart");
+        assert_eq!(local_path(Some("/product/1?x=2#top")), "/product/1?x=2#top");
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "https://evil.example/",
+            "javascript:alert(1)",
+            "",
+            "cart",
+            "/a\r\nSet-Cookie: x=1",
+            "/a\\b",
+        ] {
+            assert_eq!(local_path(Some(bad)), "/", "{bad:?}");
+        }
+        assert_eq!(local_path(None), "/");
+    }
+}
