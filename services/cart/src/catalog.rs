@@ -2,28 +2,9 @@
 
 use std::time::Duration;
 
-use rust_decimal::Decimal;
-use serde::Deserialize;
+use shop_api::{BatchRequest, BatchResponse, Product};
 use shop_kit::client::HttpClient;
 use uuid::Uuid;
-
-/// What the cart needs of a product.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CatalogProduct {
-    pub id: Uuid,
-    pub sku: String,
-    pub name: String,
-    pub price: Decimal,
-    pub stock: i64,
-    pub is_active: bool,
-    #[serde(default)]
-    pub images: Vec<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Batch {
-    items: Vec<CatalogProduct>,
-}
 
 /// Calls the catalog's public batch lookup.
 #[derive(Clone)]
@@ -42,14 +23,14 @@ impl CatalogClient {
     }
 
     /// The products among `ids` that exist (active or not).
-    pub async fn products(&self, ids: &[Uuid]) -> anyhow::Result<Vec<CatalogProduct>> {
+    pub async fn products(&self, ids: &[Uuid]) -> anyhow::Result<Vec<Product>> {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let batch: Batch = self
+        let batch: BatchResponse = self
             .http
             .post(&self.batch_url)
-            .json(&serde_json::json!({ "ids": ids }))
+            .json(&BatchRequest { ids: ids.to_vec() })
             .send()
             .await?
             .error_for_status()?

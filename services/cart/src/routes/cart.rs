@@ -7,12 +7,11 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use shop_api::{BearerAuth, Cart, Line, LineRequest, RemoveRequest};
 use shop_kit::Problem;
 use shop_kit::auth::{AuthUser, ServiceCaller};
 use shop_kit::extract::{Json, Path};
-use shop_kit::openapi::BearerAuth;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::OpenApi;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -28,37 +27,6 @@ pub fn router() -> Router<AppState> {
         .route("/cart/clear", post(clear))
         .route("/internal/carts/{user_id}", get(internal_show))
         .route("/internal/carts/{user_id}/clear", post(internal_clear))
-}
-
-/// One line of a cart.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Line {
-    pub product_id: Uuid,
-    pub qty: i64,
-    /// The rest is absent when the cart is unpriced (the catalog did not answer).
-    pub sku: Option<String>,
-    pub name: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub unit_price: Option<Decimal>,
-    #[schema(value_type = Option<String>)]
-    pub line_total: Option<Decimal>,
-    pub image: Option<String>,
-    /// Active and with at least `qty` in stock.
-    pub available: Option<bool>,
-    /// What the catalog has in stock.
-    pub stock: Option<i64>,
-}
-
-/// A cart.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Cart {
-    pub user_id: Uuid,
-    pub items: Vec<Line>,
-    /// Whether prices came from the catalog; `false` when it was unreachable.
-    pub priced: bool,
-    #[schema(value_type = Option<String>)]
-    pub total: Option<Decimal>,
-    pub units: i64,
 }
 
 async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
@@ -89,7 +57,7 @@ async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
                 image: p.and_then(|p| p.images.first().cloned()),
                 available: products
                     .as_ref()
-                    .map(|_| p.is_some_and(|p| p.is_active && p.stock >= qty)),
+                    .map(|_| p.is_some_and(|p| p.is_active && i64::from(p.stock) >= qty)),
                 stock: p.map(|p| p.stock),
             }
         })
@@ -107,21 +75,6 @@ async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
 #[utoipa::path(get, path = "/cart", tag = "cart", responses((status = 200, body = Cart), (status = 401), (status = 503)), security(("bearer" = [])))]
 pub async fn show(State(state): State<AppState>, user: AuthUser) -> Result<axum::Json<Cart>, Problem> {
     Ok(axum::Json(view(&state, user.id).await?))
-}
-
-/// `POST /cart/add` and `POST /cart/set`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LineRequest {
-    pub product_id: Uuid,
-    pub qty: i64,
-}
-
-/// `POST /cart/remove`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RemoveRequest {
-    pub product_id: Uuid,
 }
 
 /// Refuses products the catalog does not sell (unknown or inactive).
