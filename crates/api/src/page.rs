@@ -46,6 +46,7 @@ impl<T> Page<T> {
 /// `?page=&per_page=` as a client sends them (both optional).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// From 1 to 100 000 (default 1).
     pub page: Option<i64>,

@@ -6,6 +6,8 @@
 //! - [`temp_keys`]: a fresh Ed25519 key pair on disk, as auth and the verifiers read them.
 //! - [`spawn`]: runs a bound [`Server`] on `127.0.0.1:0` in the background; [`Spawned`] knows
 //!   its URLs and stops it gracefully.
+//! - [`json`], [`expect`], [`problem`]: read a response's body, asserting its status (and, for
+//!   a problem, its RFC 9457 shape).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -214,6 +216,15 @@ pub fn spawn(server: Server) -> Spawned {
 pub async fn json(resp: reqwest::Response) -> serde_json::Value {
     let text = resp.text().await.expect("read the body");
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts the status of a response and returns its JSON body (`null` when the body is empty
+/// or not JSON, e.g. a 204).
+pub async fn expect(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    let got = resp.status().as_u16();
+    let text = resp.text().await.expect("read the body");
+    assert_eq!(got, status, "unexpected status; body: {text}");
+    serde_json::from_str(&text).unwrap_or(serde_json::Value::Null)
 }
 
 /// Asserts that a response is an RFC 9457 problem document with `status` (status line, content

@@ -5,9 +5,11 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
-use rust_decimal::Decimal;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+use shop_api::{
+    BatchRequest, BatchResponse, Cart, Line, LowStock, Product, Reservation, ReserveItem, ReserveRequest, Shortfall,
+};
 use shop_kit::client::HttpClient;
 use tokio::sync::Mutex;
 use uuid::Uuid;
@@ -85,65 +87,6 @@ impl ServiceToken {
     }
 }
 
-/// One line of a cart, as the cart service returns it.
-#[derive(Debug, Clone, Deserialize)]
-pub struct CartLine {
-    pub product_id: Uuid,
-    pub qty: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Cart {
-    items: Vec<CartLine>,
-}
-
-/// What the order needs of a product.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Product {
-    pub id: Uuid,
-    pub sku: String,
-    pub name: String,
-    pub price: Decimal,
-    pub is_active: bool,
-}
-
-/// A product running out (admin stats).
-#[derive(Debug, Clone, Deserialize, serde::Serialize, utoipa::ToSchema)]
-pub struct LowStock {
-    pub id: Uuid,
-    pub sku: String,
-    pub name: String,
-    pub stock: i64,
-}
-
-#[derive(Debug, Deserialize)]
-struct Batch {
-    items: Vec<Product>,
-}
-
-/// One line of a reservation.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
-pub struct ReserveItem {
-    pub product_id: Uuid,
-    pub qty: i64,
-}
-
-/// A catalog reservation (what the order service reads of it).
-#[derive(Debug, Clone, Deserialize)]
-pub struct Reservation {
-    /// `reserved` or `released`.
-    pub status: String,
-}
-
-/// A line the catalog could not reserve.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Shortfall {
-    pub product_id: Uuid,
-    pub requested: i64,
-    pub available: i64,
-    pub reason: String,
-}
-
 /// What a reservation request came to.
 #[derive(Debug)]
 pub enum Reserve {
@@ -179,7 +122,7 @@ impl Peers {
         &self,
         method: reqwest::Method,
         url: &str,
-        body: Option<&serde_json::Value>,
+        body: Option<&(impl serde::Serialize + Sync)>,
     ) -> Result<reqwest::Response, Unreachable> {
         for attempt in 0..2 {
             let token = self.token.get().await?;
@@ -202,9 +145,9 @@ impl Peers {
     }
 
     /// The lines of a user's cart.
-    pub async fn cart(&self, user: Uuid) -> Result<Vec<CartLine>, Unreachable> {
+    pub async fn cart(&self, user: Uuid) -> Result<Vec<Line>, Unreachable> {
         let url = format!("{}/internal/carts/{user}", self.cart);
-        let resp = self.send(reqwest::Method::GET, &url, None).await?;
+        let resp = self.send(reqwest::Method::GET, &url, None::<&()>).await?;
         if !resp.status().is_success() {
             return Err(Unreachable(format!("cart: {}", resp.status())));
         }
@@ -214,7 +157,7 @@ impl Peers {
     /// Empties a user's cart.
     pub async fn clear_cart(&self, user: Uuid) -> Result<(), Unreachable> {
         let url = format!("{}/internal/carts/{user}/clear", self.cart);
-        let resp = self.send(reqwest::Method::POST, &url, None).await?;
+        let resp = self.send(reqwest::Method::POST, &url, None::<&()>).await?;
         if !resp.status().is_success() {
             return Err(Unreachable(format!("cart clear: {}", resp.status())));
         }
@@ -224,12 +167,12 @@ impl Peers {
     /// The products among `ids` that exist (active or not).
     pub async fn products(&self, ids: &[Uuid]) -> Result<Vec<Product>, Unreachable> {
         let url = format!("{}/internal/products/batch", self.catalog);
-        let body = serde_json::json!({ "ids": ids });
+        let body = BatchRequest { ids: ids.to_vec() };
         let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
         if !resp.status().is_success() {
             return Err(Unreachable(format!("catalog batch: {}", resp.status())));
         }
-        Ok(resp.json::<Batch>().await?.items)
+        Ok(resp.json::<BatchResponse>().await?.items)
     }
 
     /// Active products with less than `threshold` in stock, lowest first.
@@ -238,17 +181,21 @@ impl Peers {
             "{}/internal/products/low-stock?threshold={threshold}&limit=20",
             self.catalog
         );
-        let resp = self.send(reqwest::Method::GET, &url, None).await?;
+        let resp = self.send(reqwest::Method::GET, &url, None::<&()>).await?;
         if !resp.status().is_success() {
             return Err(Unreachable(format!("catalog low-stock: {}", resp.status())));
         }
-        Ok(resp.json().await?)
+        let products: Vec<Product> = resp.json().await?;
+        Ok(products.into_iter().map(LowStock::from).collect())
     }
 
     /// Reserves stock for an order (idempotent by order id).
     pub async fn reserve(&self, order_id: Uuid, items: &[ReserveItem]) -> Result<Reserve, Unreachable> {
         let url = format!("{}/internal/reservations", self.catalog);
-        let body = serde_json::json!({ "order_id": order_id, "items": items });
+        let body = ReserveRequest {
+            order_id,
+            items: items.to_vec(),
+        };
         let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
         let status = resp.status();
         if status.is_success() {
@@ -273,7 +220,7 @@ impl Peers {
     /// The reservation of an order; `None` when none is committed (404).
     pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, Unreachable> {
         let url = format!("{}/internal/reservations/{order_id}", self.catalog);
-        let resp = self.send(reqwest::Method::GET, &url, None).await?;
+        let resp = self.send(reqwest::Method::GET, &url, None::<&()>).await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(None),
             s if s.is_success() => Ok(Some(resp.json().await?)),
@@ -285,7 +232,7 @@ impl Peers {
     /// order never reserved.
     pub async fn release(&self, order_id: Uuid) -> Result<bool, Unreachable> {
         let url = format!("{}/internal/reservations/{order_id}/release", self.catalog);
-        let resp = self.send(reqwest::Method::POST, &url, None).await?;
+        let resp = self.send(reqwest::Method::POST, &url, None::<&()>).await?;
         match resp.status() {
             StatusCode::NOT_FOUND => Ok(false),
             s if s.is_success() => Ok(true),

@@ -1,4 +1,5 @@
-//! Types that validate on construction: the idempotency key, the cart fingerprint, statuses.
+//! Types that validate on construction: the idempotency key and the cart fingerprint. (Order
+//! statuses are `shop_api::OrderStatus`.)
 
 use sha2::{Digest, Sha256};
 use shop_kit::Problem;
@@ -46,9 +47,6 @@ pub fn fingerprint(lines: &[(Uuid, i64)]) -> String {
     }
     hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
-
-/// The statuses of an order.
-pub const STATUSES: [&str; 4] = ["pending", "placed", "rejected", "canceled"];
 
 #[cfg(test)]
 mod tests {

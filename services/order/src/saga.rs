@@ -16,9 +16,10 @@ use shop_kit::Problem;
 use uuid::Uuid;
 
 use crate::AppState;
-use crate::clients::{Reserve, ReserveItem};
+use crate::clients::Reserve;
 use crate::domain::{IdempotencyKey, fingerprint};
-use crate::store::{self, Item, NewOrder, Order, OrderRow};
+use crate::store::{self, Item, NewOrder, Order, OrderRow, OrderStatus};
+use shop_api::{Line, ReservationStatus, ReserveItem};
 
 /// The reason of an order the sweeper found without a reservation.
 pub const INTERRUPTED: &str = "checkout interrupted";
@@ -97,7 +98,7 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
             .ok_or_else(|| Problem::internal(anyhow::anyhow!("order with key vanished")))?;
         return replay(state, existing, Some(&fp)).await;
     };
-    state.metrics.order("pending");
+    state.metrics.order(OrderStatus::Pending.as_str());
     let reserve: Vec<ReserveItem> = items
         .iter()
         .map(|i| ReserveItem {
@@ -106,7 +107,7 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
         })
         .collect();
     let (status, row) = match state.peers.reserve(id, &reserve).await {
-        Ok(Reserve::Done(r)) if r.status == "reserved" => {
+        Ok(Reserve::Done(r)) if r.status == ReservationStatus::Reserved => {
             if state.config.fault_after_reserve {
                 tracing::warn!(order_id = %id, "ORDER_FAULT_AFTER_RESERVE: stopping after the reservation");
                 state.metrics.failure("fault_injected");
@@ -131,7 +132,7 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
                     let sku = names.get(&s.product_id).copied().unwrap_or("?");
                     format!(
                         "{sku}: {} (requested {}, available {})",
-                        s.reason.replace('_', " "),
+                        s.reason.as_str().replace('_', " "),
                         s.requested,
                         s.available
                     )
@@ -153,7 +154,7 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
             (StatusCode::ACCEPTED, row)
         }
     };
-    let status = if row.status == "pending" {
+    let status = if row.status == OrderStatus::Pending {
         StatusCode::ACCEPTED
     } else {
         status
@@ -161,12 +162,12 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
     Ok((status, store::order(&state.db, row).await?))
 }
 
-fn pairs(lines: &[crate::clients::CartLine]) -> Vec<(Uuid, i64)> {
+fn pairs(lines: &[Line]) -> Vec<(Uuid, i64)> {
     lines.iter().map(|l| (l.product_id, l.qty)).collect()
 }
 
 /// Prices the cart's lines from the catalog; unknown, inactive or unpriceable lines are a 422.
-async fn price(state: &AppState, lines: &[crate::clients::CartLine]) -> Result<Vec<Item>, Problem> {
+async fn price(state: &AppState, lines: &[Line]) -> Result<Vec<Item>, Problem> {
     let ids: Vec<Uuid> = lines.iter().map(|l| l.product_id).collect();
     let products = state.peers.products(&ids).await.map_err(|e| {
         tracing::warn!(error = %e, "catalog unavailable at checkout");
@@ -214,9 +215,9 @@ async fn price(state: &AppState, lines: &[crate::clients::CartLine]) -> Result<V
 /// `pending` → `placed`, then clears the cart (best effort). When the order was decided
 /// meanwhile (the sweeper rejected it), the stock it no longer needs goes back.
 async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow>, Problem> {
-    match store::resolve(&state.db, id, "placed", None).await? {
+    match store::resolve(&state.db, id, OrderStatus::Placed, None).await? {
         Some(row) => {
-            state.metrics.order("placed");
+            state.metrics.order(OrderStatus::Placed.as_str());
             if let Err(e) = state.peers.clear_cart(user).await {
                 tracing::warn!(order_id = %id, error = %e, "order placed but the cart could not be cleared");
             }
@@ -226,7 +227,7 @@ async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow
             let current = store::get(&state.db, id, None).await?;
             if current
                 .as_ref()
-                .is_some_and(|r| r.status != "placed" && r.status != "canceled")
+                .is_some_and(|r| !matches!(r.status, OrderStatus::Placed | OrderStatus::Canceled))
                 && let Err(e) = state.peers.release(id).await
             {
                 tracing::error!(order_id = %id, error = %e, "cannot release the stock of an order decided meanwhile");
@@ -237,9 +238,9 @@ async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow
 }
 
 async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<Option<OrderRow>, Problem> {
-    let row = store::resolve(&state.db, id, "rejected", Some(reason)).await?;
+    let row = store::resolve(&state.db, id, OrderStatus::Rejected, Some(reason)).await?;
     if row.is_some() {
-        state.metrics.order("rejected");
+        state.metrics.order(OrderStatus::Rejected.as_str());
     }
     Ok(match row {
         Some(row) => Some(row),
@@ -252,14 +253,14 @@ async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<Option<Order
 pub async fn cancel(state: &AppState, id: Uuid, user: Option<Uuid>) -> Result<Order, Problem> {
     let row = match store::cancel(&state.db, id, user).await? {
         Some(row) => {
-            state.metrics.order("canceled");
+            state.metrics.order(OrderStatus::Canceled.as_str());
             row
         }
         None => {
             let row = store::get(&state.db, id, user)
                 .await?
                 .ok_or_else(|| Problem::not_found("no such order"))?;
-            if row.status != "canceled" {
+            if row.status != OrderStatus::Canceled {
                 return Err(Problem::conflict(
                     "order-not-cancelable",
                     format!("only placed orders can be canceled; this one is {}", row.status),
@@ -314,9 +315,9 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
     .await?;
     for (id, user) in pending {
         let decision = match state.peers.reservation(id).await {
-            Ok(Some(r)) if r.status == "reserved" => ("placed", None),
-            Ok(Some(_)) => ("rejected", Some("the reservation was released")),
-            Ok(None) => ("rejected", Some(INTERRUPTED)),
+            Ok(Some(r)) if r.status == ReservationStatus::Reserved => (OrderStatus::Placed, None),
+            Ok(Some(_)) => (OrderStatus::Rejected, Some("the reservation was released")),
+            Ok(None) => (OrderStatus::Rejected, Some(INTERRUPTED)),
             Err(e) => {
                 tracing::warn!(order_id = %id, error = %e, "catalog unreachable; order stays pending");
                 state.metrics.swept("unreachable");
@@ -327,18 +328,16 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
             "UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'pending'",
         )
         .bind(id)
-        .bind(decision.0)
+        .bind(decision.0.as_str())
         .bind(decision.1)
         .execute(&mut *tx)
         .await?
         .rows_affected();
         if done == 1 {
-            tracing::info!(order_id = %id, status = decision.0, "sweeper resolved a pending order");
-            state.metrics.order(decision.0);
-            state
-                .metrics
-                .swept(if decision.0 == "placed" { "placed" } else { "rejected" });
-            if decision.0 == "placed"
+            tracing::info!(order_id = %id, status = %decision.0, "sweeper resolved a pending order");
+            state.metrics.order(decision.0.as_str());
+            state.metrics.swept(decision.0.as_str());
+            if decision.0 == OrderStatus::Placed
                 && let Err(e) = state.peers.clear_cart(user).await
             {
                 tracing::warn!(order_id = %id, error = %e, "cannot clear the cart of a swept order");

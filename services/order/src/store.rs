@@ -4,9 +4,8 @@
 
 use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
-use serde::Serialize;
+pub use shop_api::{Day, Order, OrderItem as Item, OrderStatus, Paging, Stats, TopProduct};
 use sqlx::{PgPool, Postgres, QueryBuilder};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
 /// The columns of [`OrderRow`], as a literal so queries stay `&'static str`.
@@ -16,13 +15,14 @@ macro_rules! order_columns {
     };
 }
 
-/// An order's row.
+/// An order's row; `status` is text in the database (checked by a constraint).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrderRow {
     pub id: Uuid,
     pub user_id: Uuid,
     pub user_email: String,
-    pub status: String,
+    #[sqlx(try_from = "String")]
+    pub status: OrderStatus,
     pub total: Decimal,
     pub currency: String,
     pub reason: Option<String>,
@@ -33,54 +33,20 @@ pub struct OrderRow {
     pub updated_at: DateTime<Utc>,
 }
 
-/// One line of an order: a snapshot of the product at the time of purchase.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Item {
-    pub product_id: Uuid,
-    pub sku: String,
-    pub name: String,
-    #[schema(value_type = String)]
-    pub unit_price: Decimal,
-    pub qty: i32,
-    #[schema(value_type = String)]
-    pub subtotal: Decimal,
-}
-
-/// An order as the API shows it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct Order {
-    pub id: Uuid,
-    pub user_id: Uuid,
-    pub user_email: String,
-    /// `pending`, `placed`, `rejected` or `canceled`.
-    pub status: String,
-    #[schema(value_type = String)]
-    pub total: Decimal,
-    pub currency: String,
-    /// Why it was rejected.
-    pub reason: Option<String>,
-    pub items: Vec<Item>,
-    /// When the stock of a canceled order went back to the catalog.
-    pub released_at: Option<DateTime<Utc>>,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
-}
-
-impl Order {
-    fn new(row: OrderRow, items: Vec<Item>) -> Self {
-        Self {
-            id: row.id,
-            user_id: row.user_id,
-            user_email: row.user_email,
-            status: row.status,
-            total: row.total,
-            currency: row.currency,
-            reason: row.reason,
-            items,
-            released_at: row.released_at,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
+/// An order as the API shows it: its row and its items.
+fn order_of(row: OrderRow, items: Vec<Item>) -> Order {
+    Order {
+        id: row.id,
+        user_id: row.user_id,
+        user_email: row.user_email,
+        status: row.status,
+        total: row.total,
+        currency: row.currency,
+        reason: row.reason,
+        items,
+        released_at: row.released_at,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     }
 }
 
@@ -101,8 +67,12 @@ async fn items_of(db: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Item)>, sqlx::
     #[derive(sqlx::FromRow)]
     struct Row {
         order_id: Uuid,
-        #[sqlx(flatten)]
-        item: Item,
+        product_id: Uuid,
+        sku: String,
+        name: String,
+        unit_price: Decimal,
+        qty: i32,
+        subtotal: Decimal,
     }
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT order_id, product_id, sku, name, unit_price, qty, subtotal FROM order_items
@@ -111,7 +81,20 @@ async fn items_of(db: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Item)>, sqlx::
     .bind(ids)
     .fetch_all(db)
     .await?;
-    Ok(rows.into_iter().map(|r| (r.order_id, r.item)).collect())
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let item = Item {
+                product_id: r.product_id,
+                sku: r.sku,
+                name: r.name,
+                unit_price: r.unit_price,
+                qty: r.qty,
+                subtotal: r.subtotal,
+            };
+            (r.order_id, item)
+        })
+        .collect())
 }
 
 /// Attaches the items to rows.
@@ -122,7 +105,7 @@ pub async fn with_items(db: &PgPool, rows: Vec<OrderRow>) -> Result<Vec<Order>, 
         .into_iter()
         .map(|row| {
             let mine = items.extract_if(.., |(id, _)| *id == row.id).map(|(_, i)| i).collect();
-            Order::new(row, mine)
+            order_of(row, mine)
         })
         .collect())
 }
@@ -204,7 +187,7 @@ pub async fn get(db: &PgPool, id: Uuid, user: Option<Uuid>) -> Result<Option<Ord
 pub async fn resolve(
     db: &PgPool,
     id: Uuid,
-    status: &str,
+    status: OrderStatus,
     reason: Option<&str>,
 ) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(concat!(
@@ -212,7 +195,7 @@ pub async fn resolve(
         order_columns!()
     ))
     .bind(id)
-    .bind(status)
+    .bind(status.as_str())
     .bind(reason)
     .fetch_optional(db)
     .await
@@ -246,7 +229,7 @@ pub async fn mark_released(db: &PgPool, id: Uuid) -> Result<Option<OrderRow>, sq
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub user_id: Option<Uuid>,
-    pub status: Option<String>,
+    pub status: Option<OrderStatus>,
     pub from: Option<NaiveDate>,
     pub to: Option<NaiveDate>,
 }
@@ -256,8 +239,8 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &Filter) {
     if let Some(user) = f.user_id {
         qb.push(" AND user_id = ").push_bind(user);
     }
-    if let Some(status) = &f.status {
-        qb.push(" AND status = ").push_bind(status);
+    if let Some(status) = f.status {
+        qb.push(" AND status = ").push_bind(status.as_str());
     }
     if let Some(from) = f.from {
         qb.push(" AND created_at >= ").push_bind(from).push("::date");
@@ -268,58 +251,40 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &Filter) {
 }
 
 /// A page of orders, newest first, and the total count.
-pub async fn list(db: &PgPool, f: &Filter, page: i64, per_page: i64) -> Result<(Vec<Order>, i64), sqlx::Error> {
+pub async fn list(db: &PgPool, f: &Filter, paging: Paging) -> Result<(Vec<Order>, i64), sqlx::Error> {
     let mut count: QueryBuilder<Postgres> = QueryBuilder::new("SELECT count(*) FROM orders");
     push_filter(&mut count, f);
     let total: i64 = count.build_query_scalar().fetch_one(db).await?;
     let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(concat!("SELECT ", order_columns!(), " FROM orders"));
     push_filter(&mut qb, f);
     qb.push(" ORDER BY created_at DESC, id DESC LIMIT ")
-        .push_bind(per_page)
+        .push_bind(paging.limit())
         .push(" OFFSET ")
-        .push_bind((page - 1) * per_page);
+        .push_bind(paging.offset());
     let rows: Vec<OrderRow> = qb.build_query_as().fetch_all(db).await?;
     Ok((with_items(db, rows).await?, total))
 }
 
-/// The sales figures of a period.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Stats {
-    pub from: NaiveDate,
-    pub to: NaiveDate,
-    /// Placed orders (canceled ones not counted).
-    pub orders: i64,
-    #[schema(value_type = String)]
-    pub revenue: Decimal,
-    #[schema(value_type = String)]
-    pub average_order_value: Decimal,
-    pub top_by_quantity: Vec<TopProduct>,
-    pub top_by_revenue: Vec<TopProduct>,
-    /// The last 7 days (today included), zero-filled.
-    pub daily: Vec<Day>,
-    /// Active products below `low_stock_threshold`, from the catalog; `null` when the catalog
-    /// did not answer.
-    pub low_stock: Option<Vec<crate::clients::LowStock>>,
+/// A best seller's row.
+#[derive(sqlx::FromRow)]
+struct TopRow {
+    product_id: Uuid,
+    sku: String,
+    name: String,
+    qty: i64,
+    revenue: Decimal,
 }
 
-/// A best seller.
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
-pub struct TopProduct {
-    pub product_id: Uuid,
-    pub sku: String,
-    pub name: String,
-    pub qty: i64,
-    #[schema(value_type = String)]
-    pub revenue: Decimal,
-}
-
-/// One day of the series.
-#[derive(Debug, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Day {
-    pub date: NaiveDate,
-    pub orders: i64,
-    #[schema(value_type = String)]
-    pub revenue: Decimal,
+impl From<TopRow> for TopProduct {
+    fn from(r: TopRow) -> Self {
+        Self {
+            product_id: r.product_id,
+            sku: r.sku,
+            name: r.name,
+            qty: r.qty,
+            revenue: r.revenue,
+        }
+    }
 }
 
 macro_rules! top_query {
@@ -350,17 +315,18 @@ pub async fn stats(db: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Stats,
     } else {
         (revenue / Decimal::from(orders)).round_dp(2)
     };
-    let top_by_quantity = sqlx::query_as(top_query!("sum(i.qty)"))
+    let top = |rows: Vec<TopRow>| rows.into_iter().map(TopProduct::from).collect::<Vec<_>>();
+    let top_by_quantity = top(sqlx::query_as(top_query!("sum(i.qty)"))
         .bind(from)
         .bind(to)
         .fetch_all(db)
-        .await?;
-    let top_by_revenue = sqlx::query_as(top_query!("sum(i.subtotal)"))
+        .await?);
+    let top_by_revenue = top(sqlx::query_as(top_query!("sum(i.subtotal)"))
         .bind(from)
         .bind(to)
         .fetch_all(db)
-        .await?;
-    let daily = sqlx::query_as(
+        .await?);
+    let daily: Vec<(NaiveDate, i64, Decimal)> = sqlx::query_as(
         "SELECT d::date AS date, count(o.id) AS orders, COALESCE(sum(o.total), 0) AS revenue
          FROM generate_series((now() AT TIME ZONE 'UTC')::date - 6, (now() AT TIME ZONE 'UTC')::date, interval '1 day') AS d
          LEFT JOIN orders o ON o.status = 'placed' AND (o.created_at AT TIME ZONE 'UTC')::date = d::date
@@ -368,6 +334,10 @@ pub async fn stats(db: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Stats,
     )
     .fetch_all(db)
     .await?;
+    let daily = daily
+        .into_iter()
+        .map(|(date, orders, revenue)| Day { date, orders, revenue })
+        .collect();
     Ok(Stats {
         from,
         to,

@@ -11,11 +11,11 @@ use shop_kit::extract::{Path, Query};
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{OrderPage, paging};
+use super::paging;
 use crate::AppState;
-use crate::domain::STATUSES;
 use crate::saga;
-use crate::store::{self, Filter, Order, Stats};
+use crate::store::{self, Filter, Order, OrderStatus, Stats};
+use shop_api::{Page, PageParams};
 
 /// The admin routes.
 pub fn router() -> Router<AppState> {
@@ -42,21 +42,23 @@ pub struct ListParams {
 
 /// Every order, filtered, newest first: `GET /admin/orders` (admin).
 #[utoipa::path(get, path = "/admin/orders", tag = "admin", params(ListParams),
-    responses((status = 200, body = OrderPage), (status = 401), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, body = Page<Order>), (status = 401), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     _admin: AdminUser,
     Query(q): Query<ListParams>,
-) -> Result<axum::Json<OrderPage>, Problem> {
-    let (page, per_page) = paging(q.page, q.per_page)?;
-    if let Some(s) = &q.status
-        && !STATUSES.contains(&s.as_str())
-    {
-        return Err(Problem::invalid(
-            "status",
-            "must be pending, placed, rejected or canceled",
-        ));
-    }
+) -> Result<axum::Json<Page<Order>>, Problem> {
+    let paging = paging(PageParams {
+        page: q.page,
+        per_page: q.per_page,
+    })?;
+    // Parsed here rather than by serde, so the problem names the parameter and its values.
+    let status = q
+        .status
+        .as_deref()
+        .map(str::parse::<OrderStatus>)
+        .transpose()
+        .map_err(|_| Problem::invalid("status", "must be pending, placed, rejected or canceled"))?;
     if let (Some(from), Some(to)) = (q.from, q.to)
         && from > to
     {
@@ -64,17 +66,12 @@ pub async fn list(
     }
     let filter = Filter {
         user_id: q.user_id,
-        status: q.status,
+        status,
         from: q.from,
         to: q.to,
     };
-    let (items, total) = store::list(&state.db, &filter, page, per_page).await?;
-    Ok(axum::Json(OrderPage {
-        items,
-        page,
-        per_page,
-        total,
-    }))
+    let (items, total) = store::list(&state.db, &filter, paging).await?;
+    Ok(axum::Json(Page::new(items, paging, total)))
 }
 
 /// Cancels any placed order and gives its stock back: `PATCH /admin/orders/{id}/cancel` (admin).

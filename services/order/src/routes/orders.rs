@@ -5,14 +5,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
-use serde::Deserialize;
+use shop_api::{Page, PageParams};
 use shop_kit::Problem;
 use shop_kit::auth::AuthUser;
 use shop_kit::extract::{Path, Query};
-use utoipa::IntoParams;
 use uuid::Uuid;
 
-use super::{OrderPage, paging};
+use super::paging;
 use crate::AppState;
 use crate::domain::IdempotencyKey;
 use crate::saga::{self, Buyer};
@@ -48,34 +47,21 @@ pub async fn checkout(State(state): State<AppState>, user: AuthUser, headers: He
     Ok((status, axum::Json(order)).into_response())
 }
 
-/// Paging of `GET /orders`.
-#[derive(Debug, Deserialize, IntoParams)]
-#[serde(deny_unknown_fields)]
-pub struct Paging {
-    pub page: Option<i64>,
-    pub per_page: Option<i64>,
-}
-
 /// The signed-in user's orders, newest first: `GET /orders`.
-#[utoipa::path(get, path = "/orders", tag = "orders", params(Paging),
-    responses((status = 200, body = OrderPage), (status = 401), (status = 403), (status = 422)), security(("bearer" = [])))]
+#[utoipa::path(get, path = "/orders", tag = "orders", params(PageParams),
+    responses((status = 200, body = Page<Order>), (status = 401), (status = 403), (status = 422)), security(("bearer" = [])))]
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(q): Query<Paging>,
-) -> Result<axum::Json<OrderPage>, Problem> {
-    let (page, per_page) = paging(q.page, q.per_page)?;
+    Query(q): Query<PageParams>,
+) -> Result<axum::Json<Page<Order>>, Problem> {
+    let paging = paging(q)?;
     let filter = Filter {
         user_id: Some(user.id),
         ..Filter::default()
     };
-    let (items, total) = store::list(&state.db, &filter, page, per_page).await?;
-    Ok(axum::Json(OrderPage {
-        items,
-        page,
-        per_page,
-        total,
-    }))
+    let (items, total) = store::list(&state.db, &filter, paging).await?;
+    Ok(axum::Json(Page::new(items, paging, total)))
 }
 
 /// One of the user's orders: `GET /orders/{id}` (another user's is 404).

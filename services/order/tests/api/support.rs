@@ -16,6 +16,7 @@ use reqwest::Client;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shop_testkit::{Spawned, TempKeys, TestDb};
+pub use shop_testkit::{expect, json, problem};
 use uuid::Uuid;
 
 pub const ISSUER: &str = "http://auth.test";
@@ -221,31 +222,6 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
         admin,
         service,
     }
-}
-
-pub async fn json(resp: reqwest::Response) -> Value {
-    let text = resp.text().await.unwrap();
-    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
-}
-
-/// Asserts the status and returns the JSON body.
-pub async fn expect(resp: reqwest::Response, status: u16) -> Value {
-    let got = resp.status().as_u16();
-    let text = resp.text().await.unwrap();
-    assert_eq!(got, status, "unexpected status; body: {text}");
-    serde_json::from_str(&text).unwrap_or(Value::Null)
-}
-
-/// Asserts a problem document with `status` and returns it.
-pub async fn problem(resp: reqwest::Response, status: u16) -> Value {
-    let ct = resp
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_owned())
-        .unwrap_or_default();
-    let body = expect(resp, status).await;
-    assert_eq!(ct, "application/problem+json", "{body}");
-    body
 }
 
 /// A shopper: a user id and its token.
