@@ -1,6 +1,8 @@
 //! An in-memory API server for tests and the benchmark: it stores what it is sent, answers
-//! LIST/GET/POST/PATCH/DELETE like the real one (without defaulting or validation), and records
-//! every call so a scenario can assert the exact sequence.
+//! LIST/GET/POST/PATCH/DELETE like the real one, and records every call so a scenario can
+//! assert the exact sequence. It models what decides whether a steady state is write-free on a
+//! real server (canonical quantities, dropped empty lists, `spec.replicas` defaulting), not
+//! validation.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -74,6 +76,25 @@ fn merge(target: &mut Value, patch: &Value) {
             }
         }
         (t, p) => *t = p.clone(),
+    }
+}
+
+/// What the real API server does to every object it stores that matters to a comparison:
+/// quantities in canonical form (`0.5` → `500m`), and empty lists gone (Go's `omitempty` on
+/// every optional list field, such as a NetworkPolicy's `ingress: []`).
+fn normalize(value: &mut Value) {
+    crate::quantity::canonicalize(value);
+    drop_empty_lists(value);
+}
+
+fn drop_empty_lists(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !matches!(v, Value::Array(items) if items.is_empty()));
+            map.values_mut().for_each(drop_empty_lists);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_lists),
+        _ => {}
     }
 }
 
@@ -302,6 +323,7 @@ impl FakeApi {
                 }
                 state.version += 1;
                 Self::stamp(&mut object, state.version, true);
+                normalize(&mut object);
                 state.objects.insert(key, object.clone());
                 (201, object)
             }
@@ -323,6 +345,7 @@ impl FakeApi {
                     Some(existing) => {
                         let spec_before = existing["spec"].clone();
                         merge(existing, &patch);
+                        normalize(existing);
                         if existing["spec"] != spec_before {
                             let generation = existing["metadata"]["generation"].as_i64().unwrap_or(1);
                             existing["metadata"]["generation"] = json!(generation + 1);
@@ -339,6 +362,7 @@ impl FakeApi {
                             object["spec"]["replicas"] = json!(1);
                         }
                         Self::stamp(&mut object, version, true);
+                        normalize(&mut object);
                         state.objects.insert(key, object.clone());
                         (201, object)
                     }

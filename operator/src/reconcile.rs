@@ -236,7 +236,8 @@ async fn grow_volumes(ctx: &Context, shop: &Shop, ns: &str, live: &Live) -> Resu
         let template = current["spec"]["volumeClaimTemplates"][0]["spec"]["resources"]["requests"]["storage"]
             .as_str()
             .unwrap_or_default();
-        if template.is_empty() || template == storage {
+        let bytes = crate::quantity::bytes;
+        if template.is_empty() || bytes(template) == bytes(&storage) {
             continue;
         }
         let Some(want) = crate::quantity::bytes(&storage) else {

@@ -27,6 +27,14 @@ use crate::leader::LeaderElector;
 use crate::metrics::Metrics;
 use crate::reconcile::{Context, error_policy, reconcile};
 
+/// How long a Lease holds without renewal.
+const LEASE_DURATION: Duration = Duration::from_secs(15);
+/// The leader renews this often.
+const RENEW_EVERY: Duration = Duration::from_secs(2);
+/// The leader stops when no renewal succeeded for this long: shorter than the Lease, so it
+/// has stopped before another candidate may take over.
+const RENEW_DEADLINE: Duration = Duration::from_secs(10);
+
 /// Settings from the environment.
 struct Settings {
     admin_addr: SocketAddr,
@@ -154,7 +162,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         &settings.namespace,
         &settings.lease,
         &settings.identity,
-        Duration::from_secs(15),
+        LEASE_DURATION,
     ));
     let (stop_tx, mut stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -175,26 +183,13 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     metrics.leader.set(1);
     info!(identity = %settings.identity, "leading");
 
-    // Renew; losing the Lease ends the process (a restart makes it a candidate again).
+    // Renew; losing the Lease (or not renewing it within the deadline) ends the process
+    // (a restart makes it a candidate again).
     let (lost_tx, lost_rx) = watch::channel(false);
     let renewer = elector.clone();
     tokio::spawn(async move {
-        let mut failures = 0;
-        loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            match renewer.try_acquire().await {
-                Ok(true) => failures = 0,
-                Ok(false) => break,
-                Err(err) => {
-                    failures += 1;
-                    warn!(error = %err, "renewing the Lease");
-                    if failures >= 2 {
-                        break;
-                    }
-                }
-            }
-        }
-        error!("lost the leader Lease");
+        let why = renewer.keep(RENEW_EVERY, RENEW_DEADLINE).await;
+        error!(%why, "lost the leader Lease");
         let _ = lost_tx.send(true);
     });
 

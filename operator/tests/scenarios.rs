@@ -684,3 +684,43 @@ async fn a_pvc_that_cannot_grow_is_reported_and_retried_with_backoff() {
     h.pass().await;
     assert_eq!(h.ctx.failures_of(&shop), 0);
 }
+
+#[tokio::test]
+async fn the_steady_state_is_write_free_against_a_canonicalizing_server() {
+    // Quantities as people write them; the server stores `500m`, `1536Mi`, `1Gi`.
+    let h = harness(false);
+    h.edit(|spec| {
+        spec["postgres"] = json!({"storage": "1.5Gi",
+            "resources": {"requests": {"cpu": "0.25", "memory": "256Mi"}, "limits": {"memory": "1024Mi"}}});
+        spec["services"] = json!({"catalog": {"resources": {
+            "requests": {"cpu": 0.5, "memory": "65536Ki"}, "limits": {"memory": "0.5Gi"}}}});
+    });
+    h.ready().await;
+    let pg = h.api.get("statefulsets", NS, "demo-postgres").unwrap();
+    let container = &pg["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(container["resources"]["requests"]["cpu"], "250m");
+    assert_eq!(container["resources"]["limits"]["memory"], "1Gi");
+    let catalog = h.api.get("deployments", NS, "demo-catalog").unwrap();
+    assert_eq!(
+        catalog["spec"]["template"]["spec"]["containers"][0]["resources"]["limits"]["memory"],
+        "512Mi"
+    );
+    let deny = h.api.get("networkpolicies", NS, "demo-default-deny").unwrap();
+    assert!(deny["spec"].get("ingress").is_none(), "the server drops `ingress: []`");
+    assert_eq!(deny["spec"]["policyTypes"], json!(["Ingress", "Egress"]));
+    for _ in 0..2 {
+        let (_, made) = h.pass().await;
+        assert_eq!(made, with_lists(""), "re-patched what the server rewrote");
+    }
+}
+
+#[tokio::test]
+async fn a_redis_nobody_uses_admits_nobody() {
+    // `from: []` would be dropped by the server and then admit every pod.
+    let h = harness(false);
+    h.edit(|spec| spec["services"] = json!({"cart": {"enabled": false}, "gateway": {"enabled": false}}));
+    h.pass().await;
+    let policy = h.api.get("networkpolicies", NS, "demo-redis").unwrap();
+    assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress"]));
+    assert!(policy["spec"].get("ingress").is_none(), "{policy:#}");
+}

@@ -42,6 +42,7 @@ fn services(ctx: &Ctx, app: &str, component: &str, port: i32) -> Vec<Object> {
 }
 
 fn claim(storage: &str, class: Option<&String>) -> Value {
+    let storage = crate::quantity::canonical(storage).unwrap_or_else(|| storage.to_owned());
     let mut spec = json!({
         "accessModes": ["ReadWriteOnce"],
         "resources": {"requests": {"storage": storage}},

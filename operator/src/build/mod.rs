@@ -300,7 +300,12 @@ pub(crate) fn resources(
     memory_limit: &str,
 ) -> Result<Value> {
     match given {
-        Some(r) => Ok(serde_json::to_value(r)?),
+        Some(r) => {
+            // As the API server will store them, so that the live object compares equal.
+            let mut value = serde_json::to_value(r)?;
+            crate::quantity::canonicalize(&mut value);
+            Ok(value)
+        }
         None => Ok(json!({
             "requests": {"cpu": cpu, "memory": memory},
             "limits": {"memory": memory_limit},

@@ -31,16 +31,36 @@ fn anywhere() -> Value {
     json!({"ipBlock": {"cidr": "0.0.0.0/0"}})
 }
 
+/// The rules that allow something: a rule whose `from`/`to` list is empty would allow every
+/// peer (the API server drops the empty list), so it is left out instead.
+fn rules(rules: Value, peers: &str) -> Vec<Value> {
+    let Value::Array(rules) = rules else {
+        return Vec::new();
+    };
+    rules
+        .into_iter()
+        .filter(|rule| !rule[peers].as_array().is_some_and(Vec::is_empty))
+        .collect()
+}
+
+/// A NetworkPolicy. `Value::Null` leaves a direction unfenced; a list of rules fences it (none:
+/// deny all, written without the empty list, as the API server stores it).
 fn policy(ctx: &Ctx, stage: Stage, name: String, app: &str, selector: Value, ingress: Value, egress: Value) -> Object {
     let mut types = Vec::new();
     let mut spec = json!({"podSelector": selector});
     if !ingress.is_null() {
         types.push("Ingress");
-        spec["ingress"] = ingress;
+        let ingress = rules(ingress, "from");
+        if !ingress.is_empty() {
+            spec["ingress"] = json!(ingress);
+        }
     }
     if !egress.is_null() {
         types.push("Egress");
-        spec["egress"] = egress;
+        let egress = rules(egress, "to");
+        if !egress.is_empty() {
+            spec["egress"] = json!(egress);
+        }
     }
     spec["policyTypes"] = json!(types);
     ctx.object(
