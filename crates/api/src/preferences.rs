@@ -26,7 +26,6 @@ pub fn valid_key(key: &str) -> bool {
 pub struct Preference {
     pub key: String,
     /// Any JSON value.
-    #[schema(value_type = Object)]
     pub value: serde_json::Value,
 }
 
@@ -34,7 +33,6 @@ pub struct Preference {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Preferences {
     /// Key → value, sorted by key.
-    #[schema(value_type = Object)]
     pub items: BTreeMap<String, serde_json::Value>,
     /// The most keys a user may hold.
     pub max_keys: u32,

@@ -27,6 +27,24 @@ impl Default for Limits {
     }
 }
 
+/// Limits of each user's preferences (`/me/preferences`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefLimits {
+    /// `PREFS_MAX_KEYS`: keys per user (default 32).
+    pub max_keys: u32,
+    /// `PREFS_MAX_VALUE_BYTES`: the largest value, as compact JSON (default 4096).
+    pub max_value_bytes: u32,
+}
+
+impl Default for PrefLimits {
+    fn default() -> Self {
+        Self {
+            max_keys: 32,
+            max_value_bytes: 4096,
+        }
+    }
+}
+
 /// Everything `shop-cart serve` reads.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -40,12 +58,24 @@ pub struct Config {
     pub verifier: VerifierConfig,
     /// Limits.
     pub limits: Limits,
+    /// Preference limits.
+    pub preferences: PrefLimits,
 }
 
 impl Config {
     /// Reads the environment; the error names the variable at fault.
     pub fn from_env() -> Result<Self, ConfigError> {
         let d = Limits::default();
+        let p = PrefLimits::default();
+        let max_keys: u32 = config::or("PREFS_MAX_KEYS", p.max_keys)?;
+        let max_value_bytes: u32 = config::or("PREFS_MAX_VALUE_BYTES", p.max_value_bytes)?;
+        // Each value is one Redis hash field; keep a user's whole set within a few MiB.
+        if !(1..=1000).contains(&max_keys) {
+            return Err(ConfigError::new("PREFS_MAX_KEYS", "must be from 1 to 1000"));
+        }
+        if !(16..=65_536).contains(&max_value_bytes) {
+            return Err(ConfigError::new("PREFS_MAX_VALUE_BYTES", "must be from 16 to 65536"));
+        }
         let catalog_url: String = config::required("CATALOG_URL")?;
         url::Url::parse(&catalog_url).map_err(|e| ConfigError::new("CATALOG_URL", e))?;
         Ok(Self {
@@ -58,6 +88,10 @@ impl Config {
                 max_lines: config::or("CART_MAX_LINES", d.max_lines)?,
                 ttl: config::optional::<u64>("CART_TTL_DAYS")?
                     .map_or(d.ttl, |days| Duration::from_secs(days * 24 * 3600)),
+            },
+            preferences: PrefLimits {
+                max_keys,
+                max_value_bytes,
             },
         })
     }

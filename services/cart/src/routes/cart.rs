@@ -200,10 +200,11 @@ pub async fn internal_clear(
 #[openapi(
     info(
         title = "Shopkeeper cart",
-        description = "The signed-in user's cart. Errors are application/problem+json (RFC 9457)."
+        description = "The signed-in user's cart and preferences. Errors are application/problem+json (RFC 9457)."
     ),
-    paths(show, add, set, remove, clear, internal_show, internal_clear),
-    components(schemas(Cart, Line, LineRequest, RemoveRequest)),
+    paths(show, add, set, remove, clear, internal_show, internal_clear,
+        super::preferences::list, super::preferences::show, super::preferences::put, super::preferences::delete),
+    components(schemas(Cart, Line, LineRequest, RemoveRequest, shop_api::Preference, shop_api::Preferences)),
     modifiers(&BearerAuth)
 )]
 pub struct ApiDoc;

@@ -1,6 +1,7 @@
 //! The routes of `shop-cart`.
 
 pub mod cart;
+pub mod preferences;
 
 use axum::Router;
 use axum::routing::get;
@@ -9,5 +10,7 @@ use crate::AppState;
 
 /// Every route of the service.
 pub fn router() -> Router<AppState> {
-    cart::router().route("/openapi.json", get(cart::openapi_json))
+    cart::router()
+        .merge(preferences::router())
+        .route("/openapi.json", get(cart::openapi_json))
 }

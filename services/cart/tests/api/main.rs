@@ -3,4 +3,5 @@
 #![allow(clippy::unwrap_used)]
 
 mod cart;
+mod preferences;
 mod support;

@@ -6,7 +6,7 @@ use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shop_testkit::{Spawned, TempKeys, TestDb};
-pub use shop_testkit::{json, problem};
+pub use shop_testkit::{expect, json, problem};
 use uuid::Uuid;
 
 pub const ISSUER: &str = "http://auth.test";
@@ -31,6 +31,10 @@ pub fn cart_config(keys: &TempKeys, redis_url: &str, catalog_url: &str) -> shop_
         limits: shop_cart::config::Limits {
             max_lines: 5,
             ..Default::default()
+        },
+        preferences: shop_cart::config::PrefLimits {
+            max_keys: 4,
+            max_value_bytes: 256,
         },
     }
 }

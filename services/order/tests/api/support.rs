@@ -196,6 +196,7 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
         catalog_url: catalog.url(""),
         verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         limits: shop_cart::config::Limits::default(),
+        preferences: shop_cart::config::PrefLimits::default(),
     };
     let cart = shop_testkit::spawn(shop_cart::build(cart_config).await.unwrap());
 
