@@ -95,7 +95,10 @@ impl std::fmt::Display for ServiceName {
     printcolumn(name = "Version", type_ = "string", json_path = ".status.version"),
     printcolumn(name = "URL", type_ = "string", json_path = ".status.url"),
     printcolumn(name = "Ready", type_ = "string", json_path = ".status.readyServices"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp")
+    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    validation = Rule::new(
+        "size(self.metadata.name) <= 40 && self.metadata.name.matches('^[a-z]([-a-z0-9]*[a-z0-9])?$')"
+    ).message("a Shop's name is at most 40 characters: a lower-case letter, then letters, digits and '-' (it prefixes Service names, which must be DNS labels)")
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ShopSpec {
@@ -276,7 +279,9 @@ pub struct ServiceSpec {
     /// Switch the service off (default on). Its objects are deleted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Fixed replica count (default 2); ignored when autoscaling is set.
+    /// Fixed replica count (default 2); ignored when autoscaling is set. Gateway, catalog and
+    /// cart autoscale by default (2–6 replicas at 70% CPU) unless `replicas` or `autoscaling`
+    /// is set.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(range(min = 0, max = 100))]
     pub replicas: Option<i32>,
@@ -289,6 +294,24 @@ pub struct ServiceSpec {
     /// `RUST_LOG` of the service (default `info`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub log: Option<String>,
+}
+
+impl ServiceSpec {
+    /// The autoscaling in force: the spec's, else the default of the stateless services that
+    /// take the shoppers' traffic (gateway, catalog, cart) when no fixed `replicas` is set.
+    pub fn autoscaling_for(&self, service: ServiceName) -> Option<Autoscaling> {
+        match (&self.autoscaling, self.replicas) {
+            (Some(a), _) => Some(a.clone()),
+            (None, None) if matches!(service, ServiceName::Gateway | ServiceName::Catalog | ServiceName::Cart) => {
+                Some(Autoscaling {
+                    min_replicas: Some(2),
+                    max_replicas: 6,
+                    target_cpu: Some(70),
+                })
+            }
+            (None, _) => None,
+        }
+    }
 }
 
 /// CPU-based autoscaling.

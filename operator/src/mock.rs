@@ -98,6 +98,49 @@ fn drop_empty_lists(value: &mut Value) {
     }
 }
 
+/// Server-side apply's ownership of a Deployment's `spec.replicas`, the one field whose
+/// ownership decides something here: a field manager that stops applying a field it owned
+/// alone removes it, and the server defaults it again (1 replica). Recorded in
+/// `metadata.managedFields` as the real server does (other fields are not tracked).
+fn own_replicas(object: &mut Value, patch: &Value, manager: &str, apply: bool) {
+    let mut owners: Vec<(String, String)> = object["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| !f["fieldsV1"]["f:spec"]["f:replicas"].is_null())
+        .map(|f| {
+            (
+                f["manager"].as_str().unwrap_or_default().to_owned(),
+                f["operation"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let sets = !patch["spec"]["replicas"].is_null();
+    if apply {
+        let owned = owners.iter().any(|(m, _)| m == manager);
+        if sets && !owned {
+            owners.push((manager.to_owned(), "Apply".to_owned()));
+        } else if !sets && owned {
+            owners.retain(|(m, _)| m != manager);
+            if owners.is_empty() {
+                object["spec"].as_object_mut().map(|spec| spec.remove("replicas"));
+            }
+        }
+    } else if sets {
+        owners = vec![(manager.to_owned(), "Update".to_owned())];
+    }
+    if object["spec"]["replicas"].is_null() {
+        object["spec"]["replicas"] = json!(1);
+    }
+    object["metadata"]["managedFields"] = owners
+        .into_iter()
+        .map(|(manager, operation)| {
+            json!({"manager": manager, "operation": operation, "apiVersion": "apps/v1",
+                   "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {"f:replicas": {}}}})
+        })
+        .collect();
+}
+
 fn status(code: u16, reason: &str) -> Value {
     json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Failure",
            "message": reason, "reason": reason, "code": code})
@@ -211,10 +254,29 @@ impl FakeApi {
         }
     }
 
-    /// Plays the cluster: StatefulSets and Deployments become ready, Jobs whose name contains
-    /// `jobs` complete (or fail when `fail` is set).
+    /// Plays the cluster: HPAs scale their Deployments to `minReplicas`, StatefulSets and
+    /// Deployments become ready, Jobs whose name contains `jobs` complete (or fail when `fail`
+    /// is set).
     pub fn settle(&self, jobs: &str, fail: bool) {
         let mut state = self.lock();
+        // HPAs keep their Deployment at `minReplicas` at least (an update by the controller).
+        let minimums: Vec<(Key, i64)> = state
+            .objects
+            .iter()
+            .filter(|((plural, _, _), _)| plural == "horizontalpodautoscalers")
+            .map(|((_, ns, name), hpa)| {
+                let key = ("deployments".to_owned(), ns.clone(), name.clone());
+                (key, hpa["spec"]["minReplicas"].as_i64().unwrap_or(1))
+            })
+            .collect();
+        for (key, min) in minimums {
+            if let Some(d) = state.objects.get_mut(&key)
+                && d["spec"]["replicas"].as_i64().unwrap_or(1) < min
+            {
+                own_replicas(d, &json!({"spec": {"replicas": min}}), "kube-controller-manager", false);
+                d["spec"]["replicas"] = json!(min);
+            }
+        }
         for ((plural, _, name), object) in state.objects.iter_mut() {
             match plural.as_str() {
                 "statefulsets" | "deployments" => {
@@ -333,6 +395,13 @@ impl FakeApi {
                 let Ok(patch) = serde_json::from_slice::<Value>(body) else {
                     return (400, status(400, "BadRequest"));
                 };
+                let patch_copy = patch.clone();
+                let manager = query.get("fieldManager").cloned().unwrap_or_default();
+                let apply = parts
+                    .headers
+                    .get(http::header::CONTENT_TYPE)
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.contains("apply-patch"));
                 state.version += 1;
                 let version = state.version;
                 let key = (plural.clone(), ns.clone(), name);
@@ -345,6 +414,9 @@ impl FakeApi {
                     Some(existing) => {
                         let spec_before = existing["spec"].clone();
                         merge(existing, &patch);
+                        if plural == "deployments" {
+                            own_replicas(existing, &patch, &manager, apply);
+                        }
                         normalize(existing);
                         if existing["spec"] != spec_before {
                             let generation = existing["metadata"]["generation"].as_i64().unwrap_or(1);
@@ -357,9 +429,8 @@ impl FakeApi {
                     None => {
                         let mut object = patch;
                         object["metadata"]["namespace"] = json!(ns);
-                        if plural == "deployments" && object["spec"]["replicas"].is_null() {
-                            // The API server's default.
-                            object["spec"]["replicas"] = json!(1);
+                        if plural == "deployments" {
+                            own_replicas(&mut object, &patch_copy, &manager, apply);
                         }
                         Self::stamp(&mut object, version, true);
                         normalize(&mut object);

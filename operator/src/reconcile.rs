@@ -178,6 +178,28 @@ async fn apply(ctx: &Context, ns: &str, desired: &[build::Object], live: &Live) 
             // the PVCs themselves, see `grow_volumes`).
             value["spec"]["volumeClaimTemplates"] = live_claim_templates(current);
         }
+        if object.kind == Kind::Deployment
+            && let Some(current) = current
+            && value["spec"].get("replicas").is_none()
+            && owns_replicas(current)
+        {
+            // An HPA takes over: hand `spec.replicas` to another field manager first, or
+            // dropping it from our apply would remove it and the Deployment would fall to 1.
+            let handover = json!({
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": object.name},
+                "spec": {"replicas": current["spec"]["replicas"]},
+            });
+            dynamic_api(&ctx.client, ns, object.kind)
+                .patch(
+                    &object.name,
+                    &PatchParams::apply(HANDOVER_MANAGER).force(),
+                    &Patch::Apply(&handover),
+                )
+                .await?;
+            info!(name = %object.name, "handed spec.replicas over to the HPA");
+        }
         match current {
             // A Job's template is immutable, and its name already says what it runs.
             Some(_) if object.kind == Kind::Job => continue,
@@ -200,6 +222,20 @@ async fn apply(ctx: &Context, ns: &str, desired: &[build::Object], live: &Live) 
         }
     }
     Ok(())
+}
+
+/// The field manager that keeps `spec.replicas` when an HPA takes a Deployment over.
+pub const HANDOVER_MANAGER: &str = "shop-operator-hpa-handover";
+
+/// Whether our apply owns the live Deployment's `spec.replicas`.
+fn owns_replicas(deployment: &Value) -> bool {
+    deployment["metadata"]["managedFields"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|f| {
+            f["manager"] == MANAGER && f["operation"] == "Apply" && !f["fieldsV1"]["f:spec"]["f:replicas"].is_null()
+        })
 }
 
 /// The live claim templates of a StatefulSet, without their server-written status.

@@ -512,3 +512,69 @@ fn render_snapshots() {
         insta::assert_snapshot!(format!("render_{name}"), rendered);
     }
 }
+
+/// Every name and label value the cluster derives from the longest Shop name fits 63
+/// characters: object names, the StatefulSets' PVCs (`data-<sts>-<n>`) and pods'
+/// `controller-revision-hash` (`<sts>-<10>`), Jobs' `job-name` labels.
+#[test]
+fn every_derived_name_fits_for_the_longest_shop_name() {
+    let long = "a-shop-name-of-exactly-forty-characters1";
+    assert_eq!(long.len(), shop_operator::build::MAX_SHOP_NAME);
+    for name in EXAMPLES {
+        let mut shop = example(name);
+        shop.metadata.name = Some(long.to_owned());
+        let objects = everything(&shop);
+        let migrations: Vec<&Object> = objects.iter().filter(|o| o.name.contains("-migrate-")).collect();
+        assert_eq!(migrations.len(), 3, "{name}");
+        for o in &objects {
+            assert!(o.name.len() <= 63, "{:?} {} is {} long", o.kind, o.name, o.name.len());
+            assert_eq!(o.value["metadata"]["name"], o.name.as_str());
+            for (key, value) in o.value["metadata"]["labels"].as_object().unwrap() {
+                assert!(value.as_str().unwrap().len() <= 63, "{}: label {key}", o.name);
+            }
+            if o.kind == Kind::StatefulSet {
+                assert!(format!("data-{}-0", o.name).len() <= 63, "{}", o.name);
+                assert!(o.name.len() + 11 <= 63, "{}: controller-revision-hash", o.name);
+            }
+        }
+        // Shortened names stay distinct and stable.
+        let names: BTreeSet<&str> = migrations.iter().map(|o| o.name.as_str()).collect();
+        assert_eq!(names.len(), 3);
+        assert_eq!(
+            migration_job_name(long, &shop.spec.image, ServiceName::Catalog),
+            migration_job_name(long, &shop.spec.image, ServiceName::Catalog)
+        );
+    }
+    let mut too_long = example("minimal");
+    too_long.metadata.name = Some(format!("{long}x"));
+    assert!(build(&too_long, &done(&too_long)).is_err());
+}
+
+#[test]
+fn the_traffic_facing_services_autoscale_by_default() {
+    let shop = example("minimal");
+    let objects = build(&shop, &done(&shop)).unwrap();
+    let hpas: BTreeSet<&str> = objects
+        .iter()
+        .filter(|o| o.kind == Kind::HorizontalPodAutoscaler)
+        .map(|o| o.name.as_str())
+        .collect();
+    assert_eq!(hpas, BTreeSet::from(["demo-cart", "demo-catalog", "demo-gateway"]));
+    for o in objects.iter().filter(|o| o.kind == Kind::Deployment) {
+        let fixed = o.value["spec"].get("replicas");
+        if hpas.contains(o.name.as_str()) {
+            assert!(fixed.is_none(), "{}: the HPA owns replicas", o.name);
+        } else {
+            assert_eq!(fixed, Some(&serde_json::json!(2)), "{}", o.name);
+        }
+    }
+    // A fixed replica count switches the default off.
+    let mut fixed = shop.clone();
+    fixed.spec.services.cart = Some(serde_json::from_value(serde_json::json!({"replicas": 3})).unwrap());
+    let objects = build(&fixed, &done(&fixed)).unwrap();
+    assert!(
+        !objects
+            .iter()
+            .any(|o| o.kind == Kind::HorizontalPodAutoscaler && o.name == "demo-cart")
+    );
+}

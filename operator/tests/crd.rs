@@ -162,3 +162,20 @@ fn image_must_not_be_empty() {
             .contains("image must not be empty")
     );
 }
+
+#[test]
+fn the_shop_name_must_fit_every_derived_name() {
+    let named = |name: &str| {
+        let mut shop = shop(json!({"image": "i"}));
+        shop["metadata"]["name"] = json!(name);
+        Validator::new()
+            .validate(&schema(), &shop, None)
+            .map_err(|e| format!("{e:?}"))
+    };
+    named("a-shop-name-of-exactly-forty-characters1").unwrap();
+    named("demo").unwrap();
+    for bad in ["a-shop-name-of-exactly-forty-characters12", "my.shop", "9lives"] {
+        let err = named(bad).unwrap_err();
+        assert!(err.contains("at most 40 characters"), "{bad}: {err}");
+    }
+}

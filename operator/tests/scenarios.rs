@@ -214,15 +214,18 @@ const WORKLOADS: &str = "
     PATCH poddisruptionbudgets/demo-auth
     PATCH deployments/demo-catalog
     PATCH services/demo-catalog
+    PATCH horizontalpodautoscalers/demo-catalog
     PATCH poddisruptionbudgets/demo-catalog
     PATCH deployments/demo-cart
     PATCH services/demo-cart
+    PATCH horizontalpodautoscalers/demo-cart
     PATCH poddisruptionbudgets/demo-cart
     PATCH deployments/demo-order
     PATCH services/demo-order
     PATCH poddisruptionbudgets/demo-order
     PATCH deployments/demo-gateway
     PATCH services/demo-gateway
+    PATCH horizontalpodautoscalers/demo-gateway
     PATCH poddisruptionbudgets/demo-gateway
     PATCH networkpolicies/demo-auth
     PATCH networkpolicies/demo-catalog
@@ -374,10 +377,15 @@ async fn a_failed_migration_keeps_the_old_version_serving() {
 async fn replicas_and_autoscaling_changes_are_applied() {
     let h = harness(false);
     h.ready().await;
+    assert!(
+        h.api.get("horizontalpodautoscalers", NS, "demo-cart").is_some(),
+        "by default"
+    );
+    assert!(h.api.get("horizontalpodautoscalers", NS, "demo-auth").is_none());
     h.edit(|spec| {
         spec["services"] = json!({
+            "auth": {"autoscaling": {"minReplicas": 2, "maxReplicas": 8}},
             "cart": {"replicas": 4},
-            "catalog": {"autoscaling": {"minReplicas": 2, "maxReplicas": 6, "targetCPU": 70}},
         });
     });
     let (_, made) = h.pass().await;
@@ -385,9 +393,11 @@ async fn replicas_and_autoscaling_changes_are_applied() {
         made,
         with_lists(
             "
-            PATCH deployments/demo-catalog
-            PATCH horizontalpodautoscalers/demo-catalog
+            PATCH deployments/demo-auth
+            PATCH deployments/demo-auth
+            PATCH horizontalpodautoscalers/demo-auth
             PATCH deployments/demo-cart
+            DELETE horizontalpodautoscalers/demo-cart
             PATCH shops/demo/status
             "
         )
@@ -396,8 +406,52 @@ async fn replicas_and_autoscaling_changes_are_applied() {
         h.api.get("deployments", NS, "demo-cart").unwrap()["spec"]["replicas"],
         4
     );
-    let hpa = h.api.get("horizontalpodautoscalers", NS, "demo-catalog").unwrap();
-    assert_eq!(hpa["spec"]["maxReplicas"], 6);
+    let hpa = h.api.get("horizontalpodautoscalers", NS, "demo-auth").unwrap();
+    assert_eq!(hpa["spec"]["maxReplicas"], 8);
+}
+
+#[tokio::test]
+async fn an_hpa_takes_over_without_the_deployment_falling_to_one_replica() {
+    let h = harness(false);
+    h.edit(|spec| spec["services"] = json!({"cart": {"replicas": 4}}));
+    h.ready().await;
+    h.edit(|spec| spec["services"] = json!({"cart": {"autoscaling": {"minReplicas": 2, "maxReplicas": 6}}}));
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists(
+            "
+            PATCH deployments/demo-cart
+            PATCH deployments/demo-cart
+            PATCH horizontalpodautoscalers/demo-cart
+            PATCH shops/demo/status
+            "
+        ),
+        "the replicas are handed over, then the Deployment applied without them"
+    );
+    let cart = h.api.get("deployments", NS, "demo-cart").unwrap();
+    assert_eq!(cart["spec"]["replicas"], 4, "kept until the HPA decides");
+    let owners: Vec<&str> = cart["metadata"]["managedFields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["manager"].as_str().unwrap())
+        .collect();
+    assert_eq!(owners, ["shop-operator-hpa-handover"]);
+    // The HPA scales (an update through the scale subresource); the operator leaves it be.
+    h.api.update("deployments", NS, "demo-cart", |d| {
+        d["spec"]["replicas"] = json!(5);
+        d["metadata"]["managedFields"] = json!([{"manager": "kube-controller-manager", "operation": "Update",
+            "fieldsV1": {"f:spec": {"f:replicas": {}}}}]);
+    });
+    h.api.settle("", false);
+    h.pass().await;
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""));
+    assert_eq!(
+        h.api.get("deployments", NS, "demo-cart").unwrap()["spec"]["replicas"],
+        5
+    );
 }
 
 #[tokio::test]
@@ -418,6 +472,7 @@ async fn a_disabled_service_is_deleted_by_label() {
             DELETE networkpolicies/demo-cart
             DELETE services/demo-cart
             DELETE deployments/demo-cart
+            DELETE horizontalpodautoscalers/demo-cart
             DELETE poddisruptionbudgets/demo-cart
             PATCH shops/demo/status
             "

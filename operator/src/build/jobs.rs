@@ -112,11 +112,12 @@ pub fn bootstrap(ctx: &Ctx) -> Vec<Object> {
 }
 
 /// `<shop>-migrate-<service>-<hash of image and service>`.
+/// Shortened (with a hash) to fit 63 characters when the Shop's name is long.
 pub fn migration_job_name(shop: &str, image: &str, service: ServiceName) -> String {
-    format!(
+    super::fit(format!(
         "{shop}-migrate-{service}-{}",
         short_hash(&[image, service.as_str()], 10)
-    )
+    ))
 }
 
 /// One migration Job per database-owning service for `image`.

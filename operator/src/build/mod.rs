@@ -175,9 +175,9 @@ impl<'a> Ctx<'a> {
         })
     }
 
-    /// `<shop>-<suffix>`.
+    /// `<shop>-<suffix>`, shortened with a hash if it would not fit a DNS label.
     pub fn child(&self, suffix: &str) -> String {
-        format!("{}-{suffix}", self.name)
+        fit(format!("{}-{suffix}", self.name))
     }
 
     /// The labels selecting one component's pods.
@@ -240,6 +240,26 @@ impl<'a> Ctx<'a> {
     pub fn db_secret(&self, service: ServiceName) -> String {
         self.child(&format!("db-{service}"))
     }
+}
+
+/// The longest name a DNS label (a Service, a label value, a Job's `job-name`) may have.
+pub const MAX_NAME: usize = 63;
+/// The longest Shop name: every derived name then fits without shortening but the migration
+/// Jobs', which [`fit`] shortens.
+pub const MAX_SHOP_NAME: usize = 40;
+
+/// `name` if it fits [`MAX_NAME`]; else its first 54 characters and 8 hex digits of its hash,
+/// so distinct long names stay distinct and stable.
+pub fn fit(name: String) -> String {
+    if name.len() <= MAX_NAME {
+        return name;
+    }
+    let hash = short_hash(&[&name], 8);
+    let mut head: String = name.chars().take(MAX_NAME - 9).collect();
+    while head.ends_with('-') {
+        head.pop();
+    }
+    format!("{head}-{hash}")
 }
 
 /// The first `len` hex digits of the SHA-256 of `parts` (joined by NUL).
@@ -319,10 +339,16 @@ pub fn validate(shop: &Shop) -> Result<()> {
     if spec.image.trim().is_empty() {
         return Err(Error::InvalidSpec("spec.image is empty".to_owned()));
     }
-    if shop.name_any().len() > 40 {
-        return Err(Error::InvalidSpec(
-            "the Shop's name is longer than 40 characters".to_owned(),
-        ));
+    let name = shop.name_any();
+    let label = name.starts_with(|c: char| c.is_ascii_lowercase())
+        && !name.ends_with('-')
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    if name.len() > MAX_SHOP_NAME || !label {
+        return Err(Error::InvalidSpec(format!(
+            "the Shop's name {name:?} must be at most {MAX_SHOP_NAME} characters: a lower-case letter, then letters, digits and '-'"
+        )));
     }
     for service in crate::crd::SERVICES {
         let s = spec.services.get(service);

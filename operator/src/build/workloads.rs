@@ -164,7 +164,7 @@ fn deployment(ctx: &Ctx, service: ServiceName, image: &str) -> Result<Object> {
         },
     }});
     // With autoscaling the HPA owns `replicas`; leaving it out keeps the two from fighting.
-    if spec.autoscaling.is_none() {
+    if spec.autoscaling_for(service).is_none() {
         body["spec"]["replicas"] = json!(spec.replicas.unwrap_or(DEFAULT_REPLICAS));
     }
     Ok(ctx.object(Stage::Workloads, Kind::Deployment, ctx.child(app), app, "service", body))
@@ -192,7 +192,7 @@ pub fn services(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
                 ],
             }}),
         ));
-        if let Some(a) = &spec.autoscaling {
+        if let Some(a) = &spec.autoscaling_for(service) {
             objects.push(ctx.object(
                 Stage::Workloads,
                 Kind::HorizontalPodAutoscaler,
