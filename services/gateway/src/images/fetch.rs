@@ -145,6 +145,9 @@ impl Fetcher {
     /// Whether `url` may be fetched at all: allowed host, https (or an insecure test origin),
     /// and, for an address written in the URL, a public one.
     pub fn check(&self, url: &Url) -> Result<(), ImgError> {
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ImgError::Forbidden(format!("`{}` urls are not allowed", url.scheme())));
+        }
         let host = url
             .host()
             .ok_or_else(|| ImgError::BadRequest("the url has no host".into()))?;
@@ -157,11 +160,7 @@ impl Fetcher {
         if let Some(ip) = literal
             && self.insecure_origins.contains(&SocketAddr::new(ip, port))
         {
-            return if matches!(url.scheme(), "http" | "https") {
-                Ok(())
-            } else {
-                Err(ImgError::Forbidden("only http(s) urls".into()))
-            };
+            return Ok(());
         }
         let name = url
             .host_str()

@@ -1,0 +1,10 @@
+//! The gateway's tests: real auth, catalog, cart and order behind it, the test Redis, and
+//! small local servers where a test needs an upstream that misbehaves.
+
+mod degradation;
+mod docs;
+mod images;
+mod proxy;
+mod ratelimit;
+mod session;
+mod support;
