@@ -6,6 +6,8 @@
 //! concurrency 64 next to pgbench running the same SQL at the same concurrency; prints
 //! requests/s, p50, p99, the service/pgbench ratio, and resident memory idle and under load.
 //!
+//! `gateway`: see `bench_gateway.rs`.
+//!
 //! `operator`: `shop-operator bench` in release: API calls and wall time of reconciling a new
 //! and a steady-state Shop against the operator's in-memory API server, and `render` of 100
 //! Shops.
@@ -32,6 +34,10 @@ use crate::services::{self, Instance, Ports, ShopEnv};
 use crate::stack::{Stack, StackOptions};
 use crate::tools;
 
+// `cargo xtask bench gateway` (its own file to keep this one short).
+#[path = "bench_gateway.rs"]
+mod gateway;
+
 const PROFILE: &str = "release";
 
 /// Runs `cargo xtask bench <what> [options]`.
@@ -40,12 +46,13 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("auth") => auth(&args[1..]),
         Some("catalog") => catalog(&args[1..]),
         Some("order") => order(&args[1..]),
+        Some("gateway") => gateway::run(&args[1..]),
         // The operator benchmarks itself against its in-memory API server; no stack needed.
         Some("operator") => {
             proc::run_ok(proc::cargo().args(["run", "--release", "-q", "-p", "shop-operator", "--", "bench"]))
         }
         _ => bail!(
-            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench order [--concurrency C] [--seconds S] [--users N]\n       cargo xtask bench operator"
+            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench order [--concurrency C] [--seconds S] [--users N]\n       cargo xtask bench gateway [--concurrency C] [--seconds S]\n       cargo xtask bench operator"
         ),
     }
 }

@@ -1,0 +1,123 @@
+//! `cargo xtask bench gateway`: what the gateway costs. Builds catalog, gateway, auth (for
+//! keys) and `shop-bench` in release, starts catalog (demo data) and the gateway on a fresh
+//! private stack, then prints, at one concurrency: the category listing straight from the
+//! catalog and through `/api/v1` (requests/s, p50, p99, and the throughput the gateway costs;
+//! aim ≤ 25 %), `/img` for a cached image (aim ≥ 5 000/s), and the gateway's resident memory
+//! idle (aim ≤ 15 MiB) and under load.
+
+use std::time::Duration;
+
+use anyhow::Result;
+
+use super::{bench_binary, bench_env, flag, http_load, local_instances, memory_kib};
+use crate::proc;
+use crate::services::{self, ShopEnv};
+use crate::stack::{Stack, StackOptions};
+use crate::tools;
+
+pub(crate) fn run(args: &[String]) -> Result<()> {
+    let concurrency: usize = flag(args, "--concurrency", 64)?;
+    let seconds: u64 = flag(args, "--seconds", 10)?;
+    let tools = tools::ensure_tools(false)?;
+    eprintln!("xtask: building shop-catalog, shop-gateway, shop-auth (for keys) and shop-bench (release)");
+    proc::run_ok(proc::cargo().args([
+        "build",
+        "--release",
+        "-p",
+        "shop-catalog",
+        "-p",
+        "shop-gateway",
+        "-p",
+        "shop-auth",
+        "-p",
+        "shop-bench",
+    ]))?;
+
+    let stack = Stack::start(&tools, &StackOptions::new("bench-gateway", true))?;
+    stack.create_database("catalog")?;
+    let secrets = services::ensure_secrets(stack.dir(), &bench_binary("shop-auth"))?;
+    let instances = local_instances(&["catalog", "gateway"])?;
+    let (catalog, gateway) = (instances[0], instances[1]);
+    let shop = ShopEnv {
+        instances: &instances,
+        stack: &stack,
+        secrets: &secrets,
+        admin_email: "unused@example.com",
+        admin_password: "unused-password",
+        log_format: "json",
+    };
+    let catalog_binary = bench_binary("shop-catalog");
+    let catalog_env = bench_env(&catalog, &shop);
+    services::run_prefixed(
+        "migrate",
+        services::command(&catalog_binary, &catalog_env).arg("migrate"),
+    )?;
+    services::run_prefixed("seed", services::command(&catalog_binary, &catalog_env).arg("seed"))?;
+    let mut gateway_env = bench_env(&gateway, &shop);
+    // One load generator on one address: the limits would measure themselves, not the
+    // gateway. The Redis call per request still happens.
+    for (key, value) in [("RATE_LIMIT_API_FREE", "1000000000/1h"), ("IMAGE_PROXY", "true")] {
+        gateway_env.retain(|(k, _)| k != key);
+        gateway_env.push((key.to_owned(), value.to_owned()));
+    }
+    let mut catalog_process =
+        services::spawn_prefixed("catalog", &mut services::command(&catalog_binary, &catalog_env))?;
+    catalog_process.wait_healthy(catalog.ports.admin, Duration::from_secs(30))?;
+    let mut gateway_process = services::spawn_prefixed(
+        "gateway",
+        &mut services::command(&bench_binary("shop-gateway"), &gateway_env),
+    )?;
+    gateway_process.wait_healthy(gateway.ports.admin, Duration::from_secs(30))?;
+    std::thread::sleep(Duration::from_secs(2));
+    let idle = memory_kib(gateway_process.pid(), "VmRSS")?;
+    println!(
+        "{{\"bench\":\"gateway_idle_memory\",\"rss_mib\":{:.1},\"aim_mib\":15}}",
+        idle as f64 / 1024.0
+    );
+
+    let category = "clothing";
+    let direct = http_load(
+        &stack,
+        "catalog_list_direct",
+        &[format!("{}/products?category={category}&per_page=20", catalog.url())],
+        concurrency,
+        seconds,
+    )?;
+    let through = http_load(
+        &stack,
+        "catalog_list_through_gateway",
+        &[format!(
+            "{}/api/v1/products?category={category}&per_page=20",
+            gateway.url()
+        )],
+        concurrency,
+        seconds,
+    )?;
+    println!(
+        "{{\"bench\":\"gateway_cost\",\"throughput_cost\":{:.3},\"aim\":0.25}}",
+        1.0 - through / direct
+    );
+    let slug = stack
+        .psql(
+            "catalog",
+            "SELECT images[1] FROM products WHERE images <> '{}' ORDER BY sku LIMIT 1",
+        )?
+        .trim()
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let image = format!("{}/img?url=/api/v1/images/{slug}&w=200", gateway.url());
+    let img_rps = http_load(&stack, "gateway_img_cached", &[image], concurrency, seconds)?;
+    println!("{{\"bench\":\"gateway_img\",\"per_second\":{img_rps:.0},\"aim\":5000}}");
+    let peak = memory_kib(gateway_process.pid(), "VmHWM")?;
+    let now = memory_kib(gateway_process.pid(), "VmRSS")?;
+    println!(
+        "{{\"bench\":\"gateway_memory_under_load\",\"peak_rss_mib\":{:.1},\"rss_after_mib\":{:.1}}}",
+        peak as f64 / 1024.0,
+        now as f64 / 1024.0
+    );
+    gateway_process.stop(Duration::from_secs(10))?;
+    catalog_process.stop(Duration::from_secs(10))?;
+    Ok(())
+}
