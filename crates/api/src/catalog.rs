@@ -158,6 +158,187 @@ pub struct Shortfall {
     pub reason: ShortfallReason,
 }
 
+/// A category: `GET /categories`, `GET /categories/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Category {
+    pub id: Uuid,
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// Active products in it.
+    pub product_count: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An attribute template: a name and the JSON Schema product attributes must satisfy.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Template {
+    pub id: Uuid,
+    pub name: String,
+    pub description: Option<String>,
+    /// The JSON Schema product attributes must satisfy.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// `POST /products` (admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProduct {
+    pub sku: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    /// A decimal string (`"19.90"`) or number.
+    #[schema(value_type = String)]
+    pub price: Decimal,
+    /// Wide, so that an out-of-range stock reaches the catalog's check (422 naming `/stock`).
+    #[serde(default)]
+    pub stock: i64,
+    #[serde(default = "yes")]
+    pub is_active: bool,
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub attributes: serde_json::Value,
+    pub template_id: Option<Uuid>,
+    #[serde(default)]
+    pub images: Vec<String>,
+    /// Category slugs.
+    #[serde(default)]
+    pub categories: Vec<String>,
+}
+
+/// `PATCH /products/{id}` (admin): any field; stock changes go through
+/// `POST /products/{id}/stock`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateProduct {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sku: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub price: Option<Decimal>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub is_active: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Value>,
+    /// `null` removes the template; absent keeps it.
+    #[serde(
+        default,
+        deserialize_with = "crate::patch::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub template_id: Option<Option<Uuid>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub images: Option<Vec<String>>,
+    /// Category slugs (replace the product's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Vec<String>>,
+    /// Only apply when the product is still at this version (else 409).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expected_version: Option<i32>,
+    /// Refused with a pointer to the stock endpoint.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<i64>)]
+    pub stock: Option<serde_json::Value>,
+}
+
+/// `PUT /products/{id}/images` (admin): the ordered image list.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    pub images: Vec<String>,
+}
+
+/// `POST /products/{id}/stock` (admin).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StockAdjustment {
+    /// Added to the stock; negative to remove.
+    pub delta: i64,
+}
+
+/// The stock after an adjustment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StockLevel {
+    pub id: Uuid,
+    pub stock: i32,
+}
+
+/// `POST /categories` (admin).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCategory {
+    pub slug: String,
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// `PATCH /categories/{id}` (admin).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCategory {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slug: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `null` clears it; absent keeps it.
+    #[serde(
+        default,
+        deserialize_with = "crate::patch::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+}
+
+/// `POST /templates` (admin).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateTemplate {
+    pub name: String,
+    pub description: Option<String>,
+    /// A JSON Schema (draft from `$schema`, 2020-12 by default) for product attributes.
+    #[schema(value_type = Object)]
+    pub schema: serde_json::Value,
+}
+
+/// `PATCH /templates/{id}` (admin).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateTemplate {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// `null` clears it; absent keeps it.
+    #[serde(
+        default,
+        deserialize_with = "crate::patch::present",
+        skip_serializing_if = "Option::is_none"
+    )]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub schema: Option<serde_json::Value>,
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -190,6 +371,22 @@ mod tests {
         assert_eq!(p.price.to_string(), "12.50");
         assert_eq!(serde_json::to_value(&p).unwrap()["price"], "12.50");
         assert_eq!(LowStock::from(p).stock, 3);
+    }
+
+    #[test]
+    fn patches_tell_absent_from_null_both_ways() {
+        let keep: UpdateProduct = serde_json::from_str("{}").unwrap();
+        let clear: UpdateProduct = serde_json::from_str(r#"{"template_id": null}"#).unwrap();
+        assert_eq!(keep.template_id, None);
+        assert_eq!(clear.template_id, Some(None));
+        assert_eq!(serde_json::to_value(&keep).unwrap(), serde_json::json!({}));
+        assert_eq!(
+            serde_json::to_value(&clear).unwrap(),
+            serde_json::json!({"template_id": null})
+        );
+        let c: CreateProduct = serde_json::from_str(r#"{"sku": "A-1", "name": "A", "price": "1.00"}"#).unwrap();
+        assert!(c.is_active);
+        assert_eq!(c.attributes, serde_json::json!({}));
     }
 
     #[test]

@@ -8,12 +8,13 @@
 //!
 //! Layout:
 //! - [`page`]: the page envelope [`Page`] and the paging parameters [`PageParams`].
-//! - [`catalog`]: [`Product`], batch lookup, search results, low stock, stock reservations and
-//!   [`ReservationStatus`].
+//! - [`catalog`]: [`Product`], categories, templates and their admin requests, batch lookup,
+//!   search results, low stock, stock reservations and [`ReservationStatus`].
 //! - [`cart`]: [`Cart`], its [`Line`]s and the line requests.
 //! - [`order`]: [`Order`], [`OrderItem`], [`OrderStatus`] and the admin [`Stats`].
 //! - [`preferences`]: a user's preferences (cart's `/me/preferences`).
 //! - [`openapi`]: [`BearerAuth`], the security scheme every OpenAPI document declares.
+//! - [`patch`]: telling an absent field from `null` in PATCH bodies.
 //! - [`UnknownValue`]: the error of parsing a status that is not one.
 
 pub mod cart;
@@ -21,12 +22,14 @@ pub mod catalog;
 pub mod openapi;
 pub mod order;
 pub mod page;
+pub mod patch;
 pub mod preferences;
 
 pub use cart::{Cart, Line, LineRequest, RemoveRequest};
 pub use catalog::{
-    BatchRequest, BatchResponse, LowStock, Product, Reservation, ReservationItem, ReservationStatus, ReserveItem,
-    ReserveRequest, SearchResults, Shortfall, ShortfallReason,
+    BatchRequest, BatchResponse, Category, CreateCategory, CreateProduct, CreateTemplate, Images, LowStock, Product,
+    Reservation, ReservationItem, ReservationStatus, ReserveItem, ReserveRequest, SearchResults, Shortfall,
+    ShortfallReason, StockAdjustment, StockLevel, Template, UpdateCategory, UpdateProduct, UpdateTemplate,
 };
 pub use openapi::BearerAuth;
 pub use order::{Day, Order, OrderItem, OrderStatus, Stats, TopProduct};

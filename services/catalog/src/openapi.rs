@@ -5,7 +5,6 @@ use shop_api::BearerAuth;
 use utoipa::OpenApi;
 
 use crate::routes::{categories, internal, products, templates};
-use crate::store;
 
 /// The catalog API.
 #[derive(OpenApi)]
@@ -18,11 +17,11 @@ use crate::store;
         templates::list, templates::show, templates::create, templates::update, templates::delete,
         internal::batch, internal::low_stock, internal::reserve, internal::release, internal::status,
     ),
-    components(schemas(shop_api::Product, store::categories::Category, store::templates::Template,
+    components(schemas(shop_api::Product, shop_api::Category, shop_api::Template,
         shop_api::Reservation, shop_api::ReservationItem, shop_api::ReservationStatus, shop_api::Shortfall, shop_api::ShortfallReason,
         shop_api::Page<shop_api::Product>, shop_api::SearchResults, shop_api::BatchRequest, shop_api::BatchResponse,
-        products::CreateProduct, products::UpdateProduct, products::Images, products::StockAdjustment, products::StockLevel,
-        categories::CreateCategory, categories::UpdateCategory, templates::CreateTemplate, templates::UpdateTemplate,
+        shop_api::CreateProduct, shop_api::UpdateProduct, shop_api::Images, shop_api::StockAdjustment, shop_api::StockLevel,
+        shop_api::CreateCategory, shop_api::UpdateCategory, shop_api::CreateTemplate, shop_api::UpdateTemplate,
         shop_api::ReserveRequest, shop_api::ReserveItem)),
     modifiers(&BearerAuth),
 )]

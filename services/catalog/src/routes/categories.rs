@@ -5,17 +5,16 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
+use shop_api::{Category, CreateCategory, UpdateCategory};
 use shop_kit::Problem;
 use shop_kit::auth::AdminUser;
 use shop_kit::extract::{Json, Path};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{conflict_on, present};
+use super::conflict_on;
 use crate::AppState;
 use crate::domain::{self, Errors};
-use crate::store::categories::{self, Category};
+use crate::store::categories;
 use crate::store::constraints::SLUG_UNIQUE;
 
 /// The category routes.
@@ -38,15 +37,6 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result
         .await?
         .map(axum::Json)
         .ok_or_else(|| Problem::not_found("no such category"))
-}
-
-/// `POST /categories`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateCategory {
-    pub slug: String,
-    pub name: String,
-    pub description: Option<String>,
 }
 
 const TAKEN: &str = "a category with this slug already exists";
@@ -79,17 +69,6 @@ pub async fn create(
         axum::Json(c),
     )
         .into_response())
-}
-
-/// `PATCH /categories/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateCategory {
-    pub slug: Option<String>,
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
 }
 
 /// Changes a category: `PATCH /categories/{id}` (admin).

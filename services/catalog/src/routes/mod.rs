@@ -23,15 +23,6 @@ pub fn router() -> Router<AppState> {
         .route("/openapi.json", get(crate::openapi::openapi_json))
 }
 
-/// Distinguishes an absent field (keep) from `null` (clear) in a PATCH body.
-pub fn present<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: serde::Deserializer<'de>,
-    T: serde::Deserialize<'de>,
-{
-    serde::Deserialize::deserialize(d).map(Some)
-}
-
 /// 409 for a unique violation of `constraint`, the problem of the error otherwise.
 pub fn conflict_on(err: sqlx::Error, constraint: &str, slug: &str, detail: &str) -> shop_kit::Problem {
     if shop_kit::db::is_unique_violation(&err, constraint) {

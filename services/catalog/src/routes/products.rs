@@ -6,17 +6,17 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
-use shop_api::{BatchRequest, BatchResponse, Page, Product, SearchResults};
+use shop_api::{
+    BatchRequest, BatchResponse, CreateProduct, Images, Page, Product, SearchResults, StockAdjustment, StockLevel,
+    UpdateProduct,
+};
 use shop_kit::Problem;
 use shop_kit::auth::{AdminUser, AuthUser};
 use shop_kit::extract::{Json, Path};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
+use super::conflict_on;
 use super::params::ListParams;
-use super::{conflict_on, present};
 use crate::AppState;
 use crate::domain::{self, Errors};
 use crate::store::constraints::{PRODUCT_TEMPLATE_FK, SKU_UNIQUE};
@@ -188,40 +188,6 @@ pub async fn batch(
     Ok(axum::Json(lookup(&state, &req.ids).await?))
 }
 
-/// `POST /products`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateProduct {
-    pub sku: String,
-    pub name: String,
-    #[serde(default)]
-    pub description: String,
-    /// A decimal string (`"19.90"`) or number.
-    #[schema(value_type = String)]
-    pub price: Decimal,
-    #[serde(default)]
-    pub stock: i64,
-    #[serde(default = "yes")]
-    pub is_active: bool,
-    #[serde(default = "empty_object")]
-    #[schema(value_type = Object)]
-    pub attributes: serde_json::Value,
-    pub template_id: Option<Uuid>,
-    #[serde(default)]
-    pub images: Vec<String>,
-    /// Category slugs.
-    #[serde(default)]
-    pub categories: Vec<String>,
-}
-
-fn yes() -> bool {
-    true
-}
-
-fn empty_object() -> serde_json::Value {
-    serde_json::json!({})
-}
-
 /// Resolves category slugs, recording unknown ones.
 async fn category_ids(state: &AppState, slugs: &[String], errors: &mut Errors) -> Result<Vec<uuid::Uuid>, Problem> {
     if slugs.len() > 20 {
@@ -322,31 +288,6 @@ pub async fn create(
         .into_response())
 }
 
-/// `PATCH /products/{id}`: any field; stock changes go through `POST /products/{id}/stock`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateProduct {
-    pub sku: Option<String>,
-    pub name: Option<String>,
-    pub description: Option<String>,
-    #[schema(value_type = Option<String>)]
-    pub price: Option<Decimal>,
-    pub is_active: Option<bool>,
-    #[schema(value_type = Option<Object>)]
-    pub attributes: Option<serde_json::Value>,
-    /// `null` removes the template.
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub template_id: Option<Option<Uuid>>,
-    pub images: Option<Vec<String>>,
-    pub categories: Option<Vec<String>>,
-    /// Only apply when the product is still at this version (else 409).
-    pub expected_version: Option<i32>,
-    /// Refused with a pointer to the stock endpoint.
-    #[schema(value_type = Option<i64>)]
-    pub stock: Option<serde_json::Value>,
-}
-
 /// Changes a product: `PATCH /products/{id}` (admin). Attributes are checked against the
 /// template that will apply after the change.
 #[utoipa::path(patch, path = "/products/{id}", tag = "admin", request_body = UpdateProduct,
@@ -442,13 +383,6 @@ pub async fn deactivate(
     }
 }
 
-/// `PUT /products/{id}/images`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct Images {
-    pub images: Vec<String>,
-}
-
 /// Replaces the ordered image list: `PUT /products/{id}/images` (admin).
 #[utoipa::path(put, path = "/products/{id}/images", tag = "admin", request_body = Images, responses((status = 200, body = Product), (status = 404), (status = 422)), security(("bearer" = [])))]
 pub async fn replace_images(
@@ -471,21 +405,6 @@ pub async fn replace_images(
         .await?
         .ok_or_else(|| Problem::not_found("no such product"))?;
     Ok(axum::Json(product))
-}
-
-/// `POST /products/{id}/stock`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct StockAdjustment {
-    /// Added to the stock; negative to remove.
-    pub delta: i64,
-}
-
-/// The stock after an adjustment.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct StockLevel {
-    pub id: Uuid,
-    pub stock: i32,
 }
 
 /// Adjusts stock relatively, in one conditional statement (never read-modify-write):

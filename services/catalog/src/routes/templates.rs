@@ -5,18 +5,17 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde::Deserialize;
+use shop_api::{CreateTemplate, Template, UpdateTemplate};
 use shop_kit::Problem;
 use shop_kit::auth::AdminUser;
 use shop_kit::extract::{Json, Path};
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::{conflict_on, present};
+use super::conflict_on;
 use crate::AppState;
 use crate::domain::{self, Errors};
 use crate::store::constraints::{PRODUCT_TEMPLATE_FK, TEMPLATE_NAME_UNIQUE};
-use crate::store::templates::{self, Template};
+use crate::store::templates;
 
 /// The template routes.
 pub fn router() -> Router<AppState> {
@@ -38,17 +37,6 @@ pub async fn show(State(state): State<AppState>, Path(id): Path<Uuid>) -> Result
         .await?
         .map(axum::Json)
         .ok_or_else(|| Problem::not_found("no such template"))
-}
-
-/// `POST /templates`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CreateTemplate {
-    pub name: String,
-    pub description: Option<String>,
-    /// A JSON Schema (draft from `$schema`, 2020-12 by default) for product attributes.
-    #[schema(value_type = Object)]
-    pub schema: serde_json::Value,
 }
 
 const TAKEN: &str = "a template with this name already exists";
@@ -89,18 +77,6 @@ pub async fn create(
         axum::Json(t),
     )
         .into_response())
-}
-
-/// `PATCH /templates/{id}`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct UpdateTemplate {
-    pub name: Option<String>,
-    #[serde(default, deserialize_with = "present")]
-    #[schema(value_type = Option<String>)]
-    pub description: Option<Option<String>>,
-    #[schema(value_type = Option<Object>)]
-    pub schema: Option<serde_json::Value>,
 }
 
 /// Changes a template: `PATCH /templates/{id}` (admin). Products keep their attributes; the

@@ -1,22 +1,34 @@
 //! Categories.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+pub use shop_api::Category;
 use sqlx::PgPool;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A category.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Category {
-    pub id: Uuid,
-    pub slug: String,
-    pub name: String,
-    pub description: Option<String>,
-    /// Active products in it.
-    pub product_count: i64,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+/// A category's row, shown as [`Category`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    slug: String,
+    name: String,
+    description: Option<String>,
+    product_count: i64,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Category {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            slug: r.slug,
+            name: r.name,
+            description: r.description,
+            product_count: r.product_count,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 macro_rules! columns {
@@ -29,21 +41,23 @@ macro_rules! columns {
 
 /// Every category, by name.
 pub async fn list(db: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
-    sqlx::query_as(concat!(
+    let rows: Vec<Row> = sqlx::query_as(concat!(
         "SELECT ",
         columns!(),
         " FROM categories c ORDER BY c.name, c.id"
     ))
     .fetch_all(db)
-    .await
+    .await?;
+    Ok(rows.into_iter().map(Category::from).collect())
 }
 
 /// One category.
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Category>, sqlx::Error> {
-    sqlx::query_as(concat!("SELECT ", columns!(), " FROM categories c WHERE c.id = $1"))
+    let row: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM categories c WHERE c.id = $1"))
         .bind(id)
         .fetch_optional(db)
-        .await
+        .await?;
+    Ok(row.map(Category::from))
 }
 
 /// Creates a category.

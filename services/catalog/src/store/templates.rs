@@ -1,37 +1,52 @@
 //! Attribute templates: a name and a JSON Schema for product attributes.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+pub use shop_api::Template;
 use sqlx::PgPool;
-use utoipa::ToSchema;
 use uuid::Uuid;
 
-/// A template.
-#[derive(Debug, Clone, Serialize, sqlx::FromRow, ToSchema)]
-pub struct Template {
-    pub id: Uuid,
-    pub name: String,
-    pub description: Option<String>,
-    /// The JSON Schema product attributes must satisfy.
-    #[schema(value_type = Object)]
-    pub schema: serde_json::Value,
-    pub created_at: DateTime<Utc>,
-    pub updated_at: DateTime<Utc>,
+/// A template's row, shown as [`Template`].
+#[derive(Debug, Clone, sqlx::FromRow)]
+struct Row {
+    id: Uuid,
+    name: String,
+    description: Option<String>,
+    schema: serde_json::Value,
+    created_at: DateTime<Utc>,
+    updated_at: DateTime<Utc>,
+}
+
+impl From<Row> for Template {
+    fn from(r: Row) -> Self {
+        Self {
+            id: r.id,
+            name: r.name,
+            description: r.description,
+            schema: r.schema,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+        }
+    }
 }
 
 /// Every template, by name.
 pub async fn list(db: &PgPool) -> Result<Vec<Template>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, description, schema, created_at, updated_at FROM templates ORDER BY lower(name)")
-        .fetch_all(db)
-        .await
+    let rows: Vec<Row> = sqlx::query_as(
+        "SELECT id, name, description, schema, created_at, updated_at FROM templates ORDER BY lower(name)",
+    )
+    .fetch_all(db)
+    .await?;
+    Ok(rows.into_iter().map(Template::from).collect())
 }
 
 /// One template.
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Template>, sqlx::Error> {
-    sqlx::query_as("SELECT id, name, description, schema, created_at, updated_at FROM templates WHERE id = $1")
-        .bind(id)
-        .fetch_optional(db)
-        .await
+    let row: Option<Row> =
+        sqlx::query_as("SELECT id, name, description, schema, created_at, updated_at FROM templates WHERE id = $1")
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(row.map(Template::from))
 }
 
 /// Creates a template (the schema was validated by the caller).
@@ -41,7 +56,7 @@ pub async fn insert(
     description: Option<&str>,
     schema: &serde_json::Value,
 ) -> Result<Template, sqlx::Error> {
-    sqlx::query_as(
+    let row: Row = sqlx::query_as(
         "INSERT INTO templates (id, name, description, schema) VALUES ($1, $2, $3, $4)
          RETURNING id, name, description, schema, created_at, updated_at",
     )
@@ -50,7 +65,8 @@ pub async fn insert(
     .bind(description)
     .bind(schema)
     .fetch_one(db)
-    .await
+    .await?;
+    Ok(row.into())
 }
 
 /// Changes a template; `None` keeps a field.
@@ -61,7 +77,7 @@ pub async fn update(
     description: Option<Option<&str>>,
     schema: Option<&serde_json::Value>,
 ) -> Result<Option<Template>, sqlx::Error> {
-    sqlx::query_as(
+    let row: Option<Row> = sqlx::query_as(
         "UPDATE templates SET name = COALESCE($2, name),
              description = CASE WHEN $3 THEN $4 ELSE description END,
              schema = COALESCE($5, schema), updated_at = now()
@@ -73,7 +89,8 @@ pub async fn update(
     .bind(description.flatten())
     .bind(schema)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(row.map(Template::from))
 }
 
 /// Deletes a template; fails with the foreign-key violation while products use it.
