@@ -66,8 +66,12 @@ impl OrderMetrics {
     }
 
     /// Counts an order entering `status`.
-    pub fn order(&self, status: &'static str) {
-        self.orders.get_or_create(&StatusLabel { status }).inc();
+    pub fn order(&self, status: shop_api::OrderStatus) {
+        self.orders
+            .get_or_create(&StatusLabel {
+                status: status.as_str(),
+            })
+            .inc();
     }
 
     /// Counts a checkout that did not place an order.

@@ -98,7 +98,7 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
             .ok_or_else(|| Problem::internal(anyhow::anyhow!("order with key vanished")))?;
         return replay(state, existing, Some(&fp)).await;
     };
-    state.metrics.order(OrderStatus::Pending.as_str());
+    state.metrics.order(OrderStatus::Pending);
     let reserve: Vec<ReserveItem> = items
         .iter()
         .map(|i| ReserveItem {
@@ -217,7 +217,7 @@ async fn price(state: &AppState, lines: &[Line]) -> Result<Vec<Item>, Problem> {
 async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow>, Problem> {
     match store::resolve(&state.db, id, OrderStatus::Placed, None).await? {
         Some(row) => {
-            state.metrics.order(OrderStatus::Placed.as_str());
+            state.metrics.order(OrderStatus::Placed);
             if let Err(e) = state.peers.clear_cart(user).await {
                 tracing::warn!(order_id = %id, error = %e, "order placed but the cart could not be cleared");
             }
@@ -240,7 +240,7 @@ async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow
 async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<Option<OrderRow>, Problem> {
     let row = store::resolve(&state.db, id, OrderStatus::Rejected, Some(reason)).await?;
     if row.is_some() {
-        state.metrics.order(OrderStatus::Rejected.as_str());
+        state.metrics.order(OrderStatus::Rejected);
     }
     Ok(match row {
         Some(row) => Some(row),
@@ -253,7 +253,7 @@ async fn reject(state: &AppState, id: Uuid, reason: &str) -> Result<Option<Order
 pub async fn cancel(state: &AppState, id: Uuid, user: Option<Uuid>) -> Result<Order, Problem> {
     let row = match store::cancel(&state.db, id, user).await? {
         Some(row) => {
-            state.metrics.order(OrderStatus::Canceled.as_str());
+            state.metrics.order(OrderStatus::Canceled);
             row
         }
         None => {
@@ -335,7 +335,7 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         .rows_affected();
         if done == 1 {
             tracing::info!(order_id = %id, status = %decision.0, "sweeper resolved a pending order");
-            state.metrics.order(decision.0.as_str());
+            state.metrics.order(decision.0);
             state.metrics.swept(decision.0.as_str());
             if decision.0 == OrderStatus::Placed
                 && let Err(e) = state.peers.clear_cart(user).await
