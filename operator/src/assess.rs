@@ -1,7 +1,7 @@
 //! Pure assessment: from a Shop and its live objects to what the builders may do now
 //! ([`Inputs`]) and what the status says. No I/O, so every decision is unit-tested here.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -13,11 +13,12 @@ use crate::build::{self, Inputs, Kind};
 use crate::crd::{Phase, ServiceName, ServiceStatus, Shop, ShopStatus};
 use crate::status::{self, Observed};
 
-/// The live objects of one Shop, by kind and name, and its Secrets' names.
+/// The live objects of one Shop, by kind and name, and the content hash of its Secrets (its
+/// own and the external ones it names), by name.
 #[derive(Debug, Default)]
 pub struct Live {
     pub objects: BTreeMap<(Kind, String), Value>,
-    pub secrets: BTreeSet<String>,
+    pub secrets: BTreeMap<String, String>,
 }
 
 impl Live {
@@ -172,7 +173,11 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
         true
     } else {
         let pg_ready = ready_replicas(live.get(Kind::StatefulSet, &format!("{name}-postgres"))) >= 1;
-        let bootstrap = build::build(shop, &Inputs::default())?
+        let known = Inputs {
+            secret_hashes: live.secrets.clone(),
+            ..Inputs::default()
+        };
+        let bootstrap = build::build(shop, &known)?
             .into_iter()
             .find(|o| o.kind == Kind::Job)
             .map(|o| o.name);
@@ -180,6 +185,12 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
             .as_deref()
             .and_then(|job| live.get(Kind::Job, job))
             .and_then(job_outcome);
+        // Once the target image's migration Jobs exist they stay wanted, even while Postgres
+        // restarts or a new bootstrap Job (a service switched on) runs.
+        let migrations_exist = spec.enabled_services().filter(|s| s.owns_database()).any(|s| {
+            live.get(Kind::Job, &build::migration_job_name(&name, &spec.image, s))
+                .is_some()
+        });
         let (ok, reason, message) = match (pg_ready, &outcome) {
             (_, Some(Ok(()))) if pg_ready => (
                 true,
@@ -191,6 +202,13 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
                 "BootstrapFailed",
                 format!("the database bootstrap Job failed: {why}"),
             ),
+            // A database Secret changed: a new bootstrap Job sets the roles' passwords while
+            // the databases serve.
+            (true, None) if migrations_exist => (
+                true,
+                "UpdatingRoles",
+                "applying changed database credentials to the roles".to_owned(),
+            ),
             (true, _) => (
                 false,
                 "Bootstrapping",
@@ -199,12 +217,6 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
             (false, _) => (false, "Starting", "Postgres is not ready".to_owned()),
         };
         observed.push(Observed::new(status::DATABASE_READY, ok, reason, message));
-        // Once the target image's migration Jobs exist they stay wanted, even while Postgres
-        // restarts or a new bootstrap Job (a service switched on) runs.
-        let migrations_exist = spec.enabled_services().filter(|s| s.owns_database()).any(|s| {
-            live.get(Kind::Job, &build::migration_job_name(&name, &spec.image, s))
-                .is_some()
-        });
         outcome == Some(Ok(())) || bootstrap.is_none() || migrations_exist
     };
 
@@ -313,6 +325,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
             database_bootstrapped: bootstrapped,
             migrated_image,
             prometheus_operator,
+            secret_hashes: live.secrets.clone(),
         },
         observed,
         migrations,
@@ -598,7 +611,7 @@ mod tests {
             inputs: Inputs {
                 database_bootstrapped: true,
                 migrated_image: Some("img:2".to_owned()),
-                prometheus_operator: false,
+                ..Inputs::default()
             },
             observed: status::REQUIRED
                 .iter()

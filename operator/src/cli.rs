@@ -89,13 +89,18 @@ pub fn render_objects(
     meta.namespace.get_or_insert_with(|| "default".to_owned());
     meta.uid
         .get_or_insert_with(|| "00000000-0000-0000-0000-000000000000".to_owned());
+    let secrets = crate::secrets::generate_all(shop, now, rng)?;
     let inputs = Inputs {
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
         prometheus_operator: true,
+        secret_hashes: secrets
+            .iter()
+            .map(|s| (s.name.clone(), crate::secrets::content_hash(&s.value)))
+            .collect(),
     };
     let mut objects = Vec::new();
-    for mut secret in crate::secrets::generate_all(shop, now, rng)? {
+    for mut secret in secrets {
         if let Some(Value::Object(data)) = secret.value.get_mut("stringData") {
             for value in data.values_mut() {
                 *value = Value::String("<generated>".to_owned());

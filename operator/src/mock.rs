@@ -87,6 +87,18 @@ fn normalize(value: &mut Value) {
     drop_empty_lists(value);
 }
 
+/// A Secret's `stringData` is write-only: the server merges it into `data`, base64-encoded.
+fn string_data_to_data(secret: &mut Value) {
+    use base64::Engine as _;
+    let Some(Value::Object(strings)) = secret.as_object_mut().and_then(|o| o.remove("stringData")) else {
+        return;
+    };
+    for (key, value) in strings {
+        let encoded = base64::engine::general_purpose::STANDARD.encode(value.as_str().unwrap_or_default());
+        secret["data"][key] = json!(encoded);
+    }
+}
+
 fn drop_empty_lists(value: &mut Value) {
     match value {
         Value::Object(map) => {
@@ -379,6 +391,9 @@ impl FakeApi {
                     return (400, status(400, "BadRequest"));
                 };
                 object["metadata"]["namespace"] = json!(ns);
+                if plural == "secrets" {
+                    string_data_to_data(&mut object);
+                }
                 let key = Self::key(&plural, &object);
                 if state.objects.contains_key(&key) {
                     return (409, status(409, "AlreadyExists"));

@@ -98,12 +98,23 @@ fn kinds(ctx: &Context) -> impl Iterator<Item = Kind> + '_ {
         .filter(|k| ctx.prometheus_operator || !k.is_prometheus())
 }
 
-/// One LIST per kind (Secrets: metadata only, so their values are never read).
-async fn observe(ctx: &Context, ns: &str, name: &str) -> Result<Live> {
+/// One LIST per kind, and a GET per external Secret the Shop names. Of Secrets only a hash
+/// of their content is kept (to roll the pods that use one when it changes).
+async fn observe(ctx: &Context, shop: &Shop, ns: &str) -> Result<Live> {
     let mut live = Live::default();
-    let lp = selector(name);
-    let secrets = dynamic_api(&ctx.client, ns, Kind::Secret).list_metadata(&lp).await?;
-    live.secrets = secrets.items.into_iter().map(|s| s.name_any()).collect();
+    let lp = selector(&shop.name_any());
+    let secrets = dynamic_api(&ctx.client, ns, Kind::Secret);
+    for secret in secrets.list(&lp).await?.items {
+        let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
+        live.secrets.insert(secret.name_any(), hash);
+    }
+    let external = [&shop.spec.postgres.external, &shop.spec.redis.external];
+    for name in external.into_iter().flatten().map(|e| &e.secret_ref.name) {
+        if let Some(secret) = secrets.get_opt(name).await? {
+            let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
+            live.secrets.insert(name.clone(), hash);
+        }
+    }
     for kind in kinds(ctx) {
         for object in dynamic_api(&ctx.client, ns, kind).list(&lp).await?.items {
             live.objects
@@ -125,27 +136,32 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
     }
 }
 
-/// Creates the Secrets that do not exist yet. Existing ones are never touched.
-async fn create_secrets(shop: &Shop, ctx: &Context, ns: &str, live: &Live) -> Result<usize> {
+/// Creates the Secrets that do not exist yet. Existing ones are never touched. The content
+/// hash of each one created, by name.
+async fn create_secrets(shop: &Shop, ctx: &Context, ns: &str, live: &Live) -> Result<Vec<(String, String)>> {
     let missing: Vec<String> = crate::secrets::wanted(shop)?
         .into_iter()
-        .filter(|name| !live.secrets.contains(name))
+        .filter(|name| !live.secrets.contains_key(name))
         .collect();
+    let mut created = Vec::new();
     if missing.is_empty() {
-        return Ok(0);
+        return Ok(created);
     }
     let secrets = crate::secrets::generate(shop, &missing, Utc::now(), &mut rand::rngs::OsRng)?;
     let api = dynamic_api(&ctx.client, ns, Kind::Secret);
     for secret in &secrets {
         let object: DynamicObject = serde_json::from_value(secret.value.clone())?;
         match api.create(&PostParams::default(), &object).await {
-            Ok(_) => info!(secret = %secret.name, "created Secret"),
+            Ok(_) => {
+                info!(secret = %secret.name, "created Secret");
+                created.push((secret.name.clone(), crate::secrets::content_hash(&secret.value)));
+            }
             // Made by a previous pass whose LIST did not see it yet: keep it as it is.
             Err(kube::Error::Api(status)) if status.code == 409 => {}
             Err(err) => return Err(err.into()),
         }
     }
-    Ok(secrets.len())
+    Ok(created)
 }
 
 /// Applies every desired object that differs from its live version; deletes orphans.
@@ -336,10 +352,12 @@ async fn write(shop: &Shop, ctx: &Context, ns: &str, live: &Live, a: &Assessment
             )
         }
     };
-    create_secrets(shop, ctx, ns, live)
+    let created = create_secrets(shop, ctx, ns, live)
         .await
         .map_err(fail("SecretsFailed"))?;
-    let desired = build::build(shop, &a.inputs).map_err(fail("BuildFailed"))?;
+    let mut inputs = a.inputs.clone();
+    inputs.secret_hashes.extend(created);
+    let desired = build::build(shop, &inputs).map_err(fail("BuildFailed"))?;
     apply(ctx, ns, &desired, live).await.map_err(fail("ApplyFailed"))?;
     grow_volumes(ctx, shop, ns, live)
         .await
@@ -367,7 +385,7 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
         return Ok(Action::await_change());
     }
 
-    let live = observe(&ctx, &ns, &shop.name_any()).await?;
+    let live = observe(&ctx, &shop, &ns).await?;
     let anything_exists = !live.objects.is_empty() || !live.secrets.is_empty();
     let assessment = assess::assess(&shop, &live, ctx.prometheus_operator)?;
     let failed = if shop.spec.paused {

@@ -14,7 +14,9 @@ use ed25519_dalek::pkcs8::{EncodePrivateKey, EncodePublicKey};
 use rand::{CryptoRng, RngCore};
 use serde_json::{Value, json};
 
-use crate::build::{Ctx, Kind, Object, Stage};
+use base64::Engine as _;
+
+use crate::build::{Ctx, Kind, Object, Stage, short_hash};
 use crate::crd::{SERVICES, Shop};
 use crate::{Error, Result};
 
@@ -143,4 +145,35 @@ pub fn generate(
 /// Every Secret a new Shop gets (for `render` and tests).
 pub fn generate_all(shop: &Shop, now: DateTime<Utc>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Vec<Object>> {
     generate(shop, &wanted(shop)?, now, rng)
+}
+
+/// A hash of a Secret's content (its keys and decoded values, from `data` and `stringData` as
+/// the API server merges them), so a changed value is seen without keeping or logging it.
+pub fn content_hash(secret: &Value) -> String {
+    let mut content: std::collections::BTreeMap<&str, Vec<u8>> = std::collections::BTreeMap::new();
+    if let Some(data) = secret["data"].as_object() {
+        for (key, value) in data {
+            let bytes = value
+                .as_str()
+                .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                .unwrap_or_default();
+            content.insert(key, bytes);
+        }
+    }
+    if let Some(data) = secret["stringData"].as_object() {
+        for (key, value) in data {
+            content.insert(key, value.as_str().unwrap_or_default().as_bytes().to_vec());
+        }
+    }
+    let parts: Vec<String> = content
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                "{key}={}",
+                short_hash(&[&base64::engine::general_purpose::STANDARD.encode(value)], 64)
+            )
+        })
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    short_hash(&parts, 16)
 }

@@ -26,6 +26,10 @@ fn done(shop: &Shop) -> Inputs {
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
         prometheus_operator: true,
+        secret_hashes: secrets(shop)
+            .iter()
+            .map(|s| (s.name.clone(), shop_operator::secrets::content_hash(&s.value)))
+            .collect(),
     }
 }
 
@@ -133,7 +137,7 @@ fn deployments_wait_for_migrations() {
     let inputs = Inputs {
         database_bootstrapped: true,
         migrated_image: Some("shopkeeper/shop:0.1.0".to_owned()),
-        prometheus_operator: false,
+        ..Inputs::default()
     };
     let objects = build(&upgraded, &inputs).unwrap();
     for o in objects.iter().filter(|o| o.kind == Kind::Deployment) {

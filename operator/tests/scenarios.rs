@@ -779,3 +779,61 @@ async fn a_redis_nobody_uses_admits_nobody() {
     assert_eq!(policy["spec"]["policyTypes"], json!(["Ingress"]));
     assert!(policy["spec"].get("ingress").is_none(), "{policy:#}");
 }
+
+fn bootstrap_jobs(api: &FakeApi) -> Vec<String> {
+    api.all("jobs")
+        .iter()
+        .map(|j| j["metadata"]["name"].as_str().unwrap().to_owned())
+        .filter(|n| n.starts_with("demo-db-bootstrap-"))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_changed_secret_rolls_the_pods_that_use_it_and_reaches_the_role() {
+    let h = harness(false);
+    h.ready().await;
+    let secret = h.api.get("secrets", NS, "demo-db-catalog").unwrap();
+    assert!(secret.get("stringData").is_none(), "the server keeps data only");
+    let old_bootstrap = bootstrap_jobs(&h.api);
+    let before = |name: &str| {
+        h.api.get("deployments", NS, name).unwrap()["spec"]["template"]["metadata"]["annotations"]
+            ["shopkeeper.dev/secrets-hash"]
+            .clone()
+    };
+    let (catalog_before, order_before) = (before("demo-catalog"), before("demo-order"));
+    // A person rotates catalog's database password (deleting the Secret has the same effect:
+    // the operator generates a new one).
+    h.api.update("secrets", NS, "demo-db-catalog", |s| {
+        s["data"]["password"] = json!("bmV3LXBhc3N3b3Jk");
+    });
+    let (_, made) = h.pass().await;
+    let new_bootstrap = bootstrap_jobs(&h.api);
+    assert_eq!(new_bootstrap.len(), 1);
+    assert_ne!(
+        new_bootstrap, old_bootstrap,
+        "a new bootstrap Job sets the role's password"
+    );
+    assert_eq!(
+        made,
+        with_lists(&format!(
+            "
+            PATCH jobs/{}
+            PATCH deployments/demo-catalog
+            DELETE jobs/{}
+            PATCH shops/demo/status
+            ",
+            new_bootstrap[0], old_bootstrap[0]
+        )),
+        "only catalog reads that Secret"
+    );
+    assert_ne!(before("demo-catalog"), catalog_before);
+    assert_eq!(before("demo-order"), order_before);
+    assert_eq!(h.condition("DatabaseReady")["status"], "True");
+    assert_eq!(h.condition("DatabaseReady")["reason"], "UpdatingRoles");
+    h.api.settle("", false);
+    h.pass().await;
+    assert_eq!(h.condition("DatabaseReady")["reason"], "Bootstrapped");
+    assert_eq!(h.status()["phase"], "Ready");
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""));
+}

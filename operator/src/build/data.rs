@@ -142,7 +142,7 @@ pub fn postgres(ctx: &Ctx) -> Result<Vec<Object>> {
 }
 
 /// The managed Redis (nothing when it is external).
-pub fn redis(ctx: &Ctx) -> Result<Vec<Object>> {
+pub fn redis(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, String>) -> Result<Vec<Object>> {
     let spec = &ctx.shop.spec.redis;
     if spec.external.is_some() {
         return Ok(Vec::new());
@@ -182,6 +182,9 @@ pub fn redis(ctx: &Ctx) -> Result<Vec<Object>> {
         )
     };
     let mut objects = services(ctx, "redis", "cache", REDIS_PORT);
-    objects.push(statefulset(ctx, "redis", "cache", container, volumes, claims));
+    let mut redis = statefulset(ctx, "redis", "cache", container, volumes, claims);
+    // Its password comes from a Secret: a new one restarts it (and its clients, likewise).
+    super::annotate_secrets(&mut redis, secret_hashes);
+    objects.push(redis);
     Ok(objects)
 }

@@ -67,7 +67,7 @@ fn job_spec(ctx: &Ctx, app: &str, component: &str, uid: i64, container: Value) -
 
 /// The bootstrap Job (managed Postgres only), named by a hash of what it creates so a change
 /// runs a new one.
-pub fn bootstrap(ctx: &Ctx) -> Vec<Object> {
+pub fn bootstrap(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, String>) -> Vec<Object> {
     let pg = &ctx.shop.spec.postgres;
     if pg.external.is_some() {
         return Vec::new();
@@ -75,7 +75,13 @@ pub fn bootstrap(ctx: &Ctx) -> Vec<Object> {
     let owners = database_owners(ctx);
     let services: Vec<&str> = owners.iter().map(|s| s.as_str()).collect();
     let image = pg.image.as_deref().unwrap_or(super::data::POSTGRES_IMAGE);
-    let hash = short_hash(&[image, &services.join(" "), BOOTSTRAP_SCRIPT], 8);
+    // The roles' passwords are in the name too: a changed database Secret runs a new Job,
+    // which sets the role's password to the Secret's.
+    let passwords: Vec<&str> = owners
+        .iter()
+        .map(|s| secret_hashes.get(&ctx.db_secret(*s)).map_or("absent", String::as_str))
+        .collect();
+    let hash = short_hash(&[image, &services.join(" "), BOOTSTRAP_SCRIPT, &passwords.join(" ")], 8);
     let mut envs = vec![
         env("PGHOST", ctx.child("postgres")),
         env("PGUSER", "postgres"),

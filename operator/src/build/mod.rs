@@ -47,6 +47,8 @@ pub struct Inputs {
     pub migrated_image: Option<String>,
     /// The Prometheus Operator's CRDs are installed.
     pub prometheus_operator: bool,
+    /// The content hash of every Secret the Shop's pods may use, by name (absent: not there).
+    pub secret_hashes: BTreeMap<String, String>,
 }
 
 /// Where an object belongs in the reconcile order.
@@ -262,6 +264,52 @@ pub fn fit(name: String) -> String {
     format!("{head}-{hash}")
 }
 
+/// Annotation on pod templates: a hash of the content of every Secret the pod uses, so a
+/// changed Secret rolls the pods that read it.
+pub const SECRETS_HASH_ANNOTATION: &str = "shopkeeper.dev/secrets-hash";
+
+/// The names of the Secrets a pod template reads (`secretKeyRef`s and Secret volumes).
+pub fn secrets_used(template: &Value) -> std::collections::BTreeSet<String> {
+    fn walk(value: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(name)) = map.get("secretKeyRef").map(|r| &r["name"]) {
+                    out.insert(name.clone());
+                }
+                if let Some(Value::String(name)) = map.get("secret").map(|s| &s["secretName"]) {
+                    out.insert(name.clone());
+                }
+                map.values().for_each(|v| walk(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| walk(v, out)),
+            _ => {}
+        }
+    }
+    let mut out = std::collections::BTreeSet::new();
+    walk(template, &mut out);
+    out
+}
+
+/// The hash of the Secrets `template` reads, as they are now.
+pub fn secrets_hash(template: &Value, hashes: &BTreeMap<String, String>) -> String {
+    let parts: Vec<String> = secrets_used(template)
+        .into_iter()
+        .map(|name| {
+            let hash = hashes.get(&name).map_or("absent", String::as_str);
+            format!("{name}={hash}")
+        })
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    short_hash(&parts, 16)
+}
+
+/// Adds [`SECRETS_HASH_ANNOTATION`] to the pod template of `object` (a Deployment or StatefulSet).
+pub(crate) fn annotate_secrets(object: &mut Object, hashes: &BTreeMap<String, String>) {
+    let template = &mut object.value["spec"]["template"];
+    let hash = secrets_hash(template, hashes);
+    template["metadata"]["annotations"][SECRETS_HASH_ANNOTATION] = json!(hash);
+}
+
 /// The first `len` hex digits of the SHA-256 of `parts` (joined by NUL).
 pub fn short_hash(parts: &[&str], len: usize) -> String {
     let mut hasher = Sha256::new();
@@ -381,13 +429,13 @@ pub fn build(shop: &Shop, inputs: &Inputs) -> Result<Vec<Object>> {
     let mut objects = Vec::new();
     objects.extend(network::data(&ctx));
     objects.extend(data::postgres(&ctx)?);
-    objects.extend(data::redis(&ctx)?);
-    objects.extend(jobs::bootstrap(&ctx));
+    objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
+    objects.extend(jobs::bootstrap(&ctx, &inputs.secret_hashes));
     if inputs.database_bootstrapped {
         objects.extend(jobs::migrations(&ctx, &shop.spec.image));
     }
     if let Some(image) = &inputs.migrated_image {
-        objects.extend(workloads::services(&ctx, image)?);
+        objects.extend(workloads::services(&ctx, image, &inputs.secret_hashes)?);
         objects.extend(network::services(&ctx));
         objects.extend(workloads::ingress(&ctx));
         if inputs.prometheus_operator {

@@ -98,7 +98,12 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Value {
     })
 }
 
-fn deployment(ctx: &Ctx, service: ServiceName, image: &str) -> Result<Object> {
+fn deployment(
+    ctx: &Ctx,
+    service: ServiceName,
+    image: &str,
+    secret_hashes: &std::collections::BTreeMap<String, String>,
+) -> Result<Object> {
     let spec = ctx.shop.spec.services.get(service);
     let app = service.as_str();
     let keys = if service == ServiceName::Auth {
@@ -167,16 +172,22 @@ fn deployment(ctx: &Ctx, service: ServiceName, image: &str) -> Result<Object> {
     if spec.autoscaling_for(service).is_none() {
         body["spec"]["replicas"] = json!(spec.replicas.unwrap_or(DEFAULT_REPLICAS));
     }
-    Ok(ctx.object(Stage::Workloads, Kind::Deployment, ctx.child(app), app, "service", body))
+    let mut object = ctx.object(Stage::Workloads, Kind::Deployment, ctx.child(app), app, "service", body);
+    super::annotate_secrets(&mut object, secret_hashes);
+    Ok(object)
 }
 
 /// Deployment, Service, HPA and PDB of every enabled service, running `image`.
-pub fn services(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
+pub fn services(
+    ctx: &Ctx,
+    image: &str,
+    secret_hashes: &std::collections::BTreeMap<String, String>,
+) -> Result<Vec<Object>> {
     let mut objects = Vec::new();
     for service in SERVICES.into_iter().filter(|s| ctx.shop.spec.enabled(*s)) {
         let app = service.as_str();
         let spec = ctx.shop.spec.services.get(service);
-        objects.push(deployment(ctx, service, image)?);
+        objects.push(deployment(ctx, service, image, secret_hashes)?);
         objects.push(ctx.object(
             Stage::Workloads,
             Kind::Service,
