@@ -8,3 +8,4 @@ mod browse;
 mod ops;
 mod reservations;
 mod support;
+mod wire;

@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use serde_json::{Value, json};
 use shop_catalog::config::Config;
 use shop_testkit::{Spawned, TempKeys, TestDb};
-pub use shop_testkit::{json, problem};
+pub use shop_testkit::{expect, json, problem};
 
 pub const ISSUER: &str = "http://auth.test";
 pub const AUDIENCE: &str = "shopkeeper";

@@ -7,3 +7,4 @@ mod access;
 mod checkout;
 mod faults;
 mod support;
+mod wire;
