@@ -126,6 +126,7 @@ async fn verify(duration: Duration) -> anyhow::Result<()> {
         email: Some("bench@example.com".into()),
         role: Role::Customer,
         plan: Plan::Premium,
+        plan_expires_at: None,
         iss: "http://auth".into(),
         aud: "shopkeeper".into(),
         exp: now + 3600,

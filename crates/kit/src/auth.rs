@@ -112,6 +112,10 @@ pub struct Claims {
     /// The effective plan when the token was issued.
     #[serde(default)]
     pub plan: Plan,
+    /// When a premium plan ends (Unix seconds); absent for free plans and for premium
+    /// without an end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_expires_at: Option<i64>,
     /// Issuer.
     pub iss: String,
     /// Audience.
@@ -125,6 +129,17 @@ pub struct Claims {
     /// The session (refresh-token family) this token was issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+}
+
+impl Claims {
+    /// The plan in effect at `now` (Unix seconds): premium lapses at its end even while the
+    /// token lives on.
+    pub fn plan_at(&self, now: i64) -> Plan {
+        match (self.plan, self.plan_expires_at) {
+            (Plan::Premium, Some(end)) if end <= now => Plan::Free,
+            (plan, _) => plan,
+        }
+    }
 }
 
 /// Why a token was refused. Every variant is a 401.

@@ -28,6 +28,17 @@ impl User {
         self.role.parse().unwrap_or(Role::Customer)
     }
 
+    /// The plan in effect at `now` with, for a premium plan that ends, its end (Unix
+    /// seconds): what an access token carries.
+    pub fn plan_claim(&self, now: DateTime<Utc>) -> (Plan, Option<i64>) {
+        let plan = self.effective_plan(now);
+        let end = self
+            .plan_expires_at
+            .filter(|_| plan == Plan::Premium)
+            .map(|t| t.timestamp());
+        (plan, end)
+    }
+
     /// The plan in effect now: an expired premium counts as free.
     pub fn effective_plan(&self, now: DateTime<Utc>) -> Plan {
         match (self.plan.as_str(), self.plan_expires_at) {

@@ -59,7 +59,7 @@ impl TokenIssuer {
         sub: String,
         email: Option<String>,
         role: Role,
-        plan: Plan,
+        plan: (Plan, Option<i64>),
         sid: Option<Uuid>,
         ttl: Duration,
     ) -> anyhow::Result<Issued> {
@@ -70,7 +70,8 @@ impl TokenIssuer {
             sub,
             email,
             role,
-            plan,
+            plan: plan.0,
+            plan_expires_at: plan.1,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now,
@@ -88,13 +89,14 @@ impl TokenIssuer {
         })
     }
 
-    /// An access token for a user, in session `sid`.
+    /// An access token for a user, in session `sid`, with the plan in effect and, for a
+    /// premium plan that ends, its end (Unix seconds).
     pub fn access_token(
         &self,
         user_id: Uuid,
         email: &str,
         role: Role,
-        plan: Plan,
+        plan: (Plan, Option<i64>),
         sid: Uuid,
     ) -> anyhow::Result<Issued> {
         self.sign(
@@ -113,7 +115,7 @@ impl TokenIssuer {
             client_id.to_owned(),
             None,
             Role::Service,
-            Plan::Free,
+            (Plan::Free, None),
             None,
             self.service_ttl,
         )

@@ -99,9 +99,12 @@ pub struct Resolved {
 }
 
 impl Resolved {
-    /// The plan in effect: premium only while the token says so.
+    /// The plan in effect: premium only while the token says so and its end has not passed.
     pub fn plan(&self) -> Plan {
-        self.claims.as_ref().map_or(Plan::Free, |c| c.plan)
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        self.claims.as_ref().map_or(Plan::Free, |c| c.plan_at(now))
     }
 
     /// The session id, when a user is signed in.

@@ -135,13 +135,7 @@ async fn start_session(state: &AppState, user: &User) -> Result<TokenResponse, P
     tx.commit().await?;
     let access = state
         .issuer
-        .access_token(
-            user.id,
-            &user.email,
-            user.role(),
-            user.effective_plan(Utc::now()),
-            family,
-        )
+        .access_token(user.id, &user.email, user.role(), user.plan_claim(Utc::now()), family)
         .map_err(Problem::internal)?;
     Ok(TokenResponse::new(access, Some(refresh)))
 }
@@ -256,7 +250,7 @@ pub async fn refresh(
             user.id,
             &user.email,
             user.role(),
-            user.effective_plan(Utc::now()),
+            user.plan_claim(Utc::now()),
             row.family_id,
         )
         .map_err(Problem::internal)?;

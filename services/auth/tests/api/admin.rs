@@ -172,14 +172,12 @@ async fn premium_is_granted_extended_and_expires() {
         .as_str()
         .unwrap()
         .to_owned();
-    let claims_plan = |t: &serde_json::Value| {
+    let claims = |t: &serde_json::Value| {
         let payload = access(t).split('.').nth(1).unwrap().to_owned();
         let bytes = base64::Engine::decode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, payload).unwrap();
-        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()["plan"]
-            .as_str()
-            .unwrap()
-            .to_owned()
+        serde_json::from_slice::<serde_json::Value>(&bytes).unwrap()
     };
+    let claims_plan = |t: &serde_json::Value| claims(t)["plan"].as_str().unwrap().to_owned();
     assert_eq!(claims_plan(&tokens), "free");
 
     let u = json(
@@ -210,6 +208,8 @@ async fn premium_is_granted_extended_and_expires() {
 
     let fresh = json(app.login("sam@example.com", "a-decent-passphrase").await).await;
     assert_eq!(claims_plan(&fresh), "premium");
+    // The token says when the plan ends, so the gateway downgrades it on time.
+    assert_eq!(claims(&fresh)["plan_expires_at"], second_end.timestamp());
 
     // Time passes: an expired premium counts as free, in the profile and in new tokens.
     sqlx::query("UPDATE users SET plan_expires_at = now() - interval '1 minute' WHERE email = 'sam@example.com'")
@@ -222,6 +222,7 @@ async fn premium_is_granted_extended_and_expires() {
     assert_eq!(me["subscription"]["active"], false);
     let after = json(app.login("sam@example.com", "a-decent-passphrase").await).await;
     assert_eq!(claims_plan(&after), "free");
+    assert!(claims(&after).get("plan_expires_at").is_none());
 
     // An explicit end date, and back to free.
     let until = (chrono::Utc::now() + chrono::Duration::days(7)).to_rfc3339();

@@ -51,8 +51,31 @@ async fn two_gateways_share_one_budget_and_premium_gets_more() {
         .unwrap();
     assert_eq!(resp.headers()["ratelimit-policy"], "\"api-premium\";q=8;w=60");
     expect(resp, 200).await;
+    // A premium plan that has ended counts as free, though the token still lives.
+    let now = chrono::Utc::now().timestamp();
+    let lapsed = support::mint_until(&shop.keys, &user, "customer", "premium", Some(now - 1));
+    let resp = client()
+        .get(one.url("/api/v1/products"))
+        .bearer_auth(&lapsed)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["ratelimit-policy"], "\"api-free\";q=4;w=60");
+    problem(resp, 429).await;
+    let running = support::mint_until(&shop.keys, &user, "customer", "premium", Some(now + 3600));
+    let resp = client()
+        .get(one.url("/api/v1/products"))
+        .bearer_auth(&running)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.headers()["ratelimit-policy"], "\"api-premium\";q=8;w=60");
     assert_eq!(
         support::metric(&two, "gateway_rate_limited_total{policy=\"api-free\"}").await,
+        1.0
+    );
+    assert_eq!(
+        support::metric(&one, "gateway_rate_limited_total{policy=\"api-free\"}").await,
         1.0
     );
 }

@@ -185,9 +185,15 @@ impl Shop {
 
 /// Signs an access token with `keys`.
 pub fn mint(keys: &TempKeys, sub: &str, role: &str, plan: &str) -> String {
+    mint_until(keys, sub, role, plan, None)
+}
+
+/// Signs an access token whose plan ends at `plan_expires_at` (Unix seconds).
+pub fn mint_until(keys: &TempKeys, sub: &str, role: &str, plan: &str, plan_expires_at: Option<i64>) -> String {
     let pem = std::fs::read(keys.signing_dir().join(format!("{}.pem", keys.kid))).unwrap();
     let now = chrono::Utc::now().timestamp();
     let claims = json!({"sub": sub, "email": format!("{role}@example.com"), "role": role, "plan": plan,
+        "plan_expires_at": plan_expires_at,
         "iss": ISSUER, "aud": AUDIENCE, "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string(),
         "sid": uuid::Uuid::new_v4()});
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
