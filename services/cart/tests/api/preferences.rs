@@ -233,3 +233,33 @@ async fn the_openapi_document_lists_the_preference_routes() {
     assert!(doc["components"]["schemas"]["Preferences"].is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
 }
+
+#[tokio::test]
+async fn redis_down_is_503_for_preferences() {
+    let app = spawn_app().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = cart_config(&app.keys, &format!("redis://127.0.0.1:{closed}"), &app.catalog.url(""));
+    let broken = shop_testkit::spawn(shop_cart::build(config).await.unwrap());
+    let me = app.shopper();
+    for (method, path) in [
+        (Method::GET, "/me/preferences"),
+        (Method::GET, "/me/preferences/sort"),
+        (Method::PUT, "/me/preferences/sort"),
+        (Method::DELETE, "/me/preferences/sort"),
+    ] {
+        let r = app
+            .http
+            .request(method, broken.url(path))
+            .bearer_auth(&me.token)
+            .json(&json!("price_asc"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.headers()["retry-after"], "1");
+        problem(r, 503).await;
+    }
+}
