@@ -8,74 +8,9 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// The five services, in the order they are built and listed.
-pub const SERVICES: [ServiceName; 5] = [
-    ServiceName::Auth,
-    ServiceName::Catalog,
-    ServiceName::Cart,
-    ServiceName::Order,
-    ServiceName::Gateway,
-];
-
-/// One of the shop's services.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum ServiceName {
-    Auth,
-    Catalog,
-    Cart,
-    Order,
-    Gateway,
-}
-
-impl ServiceName {
-    /// The short name (`auth`), used in object names, labels and database names.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Auth => "auth",
-            Self::Catalog => "catalog",
-            Self::Cart => "cart",
-            Self::Order => "order",
-            Self::Gateway => "gateway",
-        }
-    }
-
-    /// The binary in the image (`shop-auth`).
-    pub fn binary(self) -> String {
-        format!("shop-{}", self.as_str())
-    }
-
-    /// Whether it owns a Postgres database (and so has a `migrate` subcommand).
-    pub fn owns_database(self) -> bool {
-        matches!(self, Self::Auth | Self::Catalog | Self::Order)
-    }
-
-    /// Whether it uses Redis.
-    pub fn uses_redis(self) -> bool {
-        matches!(self, Self::Cart | Self::Gateway)
-    }
-
-    /// Whether it calls internal APIs with its own client credentials.
-    pub fn is_service_client(self) -> bool {
-        matches!(self, Self::Cart | Self::Order | Self::Gateway)
-    }
-
-    /// The services it calls (its network egress inside the shop).
-    pub fn calls(self) -> &'static [ServiceName] {
-        match self {
-            Self::Auth => &[],
-            Self::Catalog => &[Self::Auth],
-            Self::Cart => &[Self::Auth, Self::Catalog],
-            Self::Order => &[Self::Auth, Self::Catalog, Self::Cart],
-            Self::Gateway => &[Self::Auth, Self::Catalog, Self::Cart, Self::Order],
-        }
-    }
-}
-
-impl std::fmt::Display for ServiceName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// The services and what each owns, calls and reads: the one table `cargo xtask dev` also
+/// runs from (`shop-contract`).
+pub use shop_contract::{SERVICES, ServiceName};
 
 /// A running Shopkeeper shop: Postgres, Redis, migrations and the five services.
 // `printcolumn(...)` repeats `type_ = "string"`, which clippy mistakes for a duplicated attribute.

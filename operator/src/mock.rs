@@ -1,7 +1,8 @@
 //! An in-memory API server for tests and the benchmark: it stores what it is sent, answers
 //! LIST/GET/POST/PATCH/DELETE like the real one, and records every call so a scenario can
 //! assert the exact sequence. It models what decides whether a steady state is write-free on a
-//! real server (canonical quantities, dropped empty lists, `spec.replicas` defaulting), not
+//! real server (canonical quantities, dropped empty lists and env values, `stringData` stored as `data`,
+//! `spec.replicas` defaulting and its ownership), not
 //! validation.
 
 use std::collections::BTreeMap;
@@ -85,6 +86,25 @@ fn merge(target: &mut Value, patch: &Value) {
 fn normalize(value: &mut Value) {
     crate::quantity::canonicalize(value);
     drop_empty_lists(value);
+    drop_empty_env_values(value);
+}
+
+/// An environment variable's `value: ""` is `omitempty` too: the server stores the name only.
+fn drop_empty_env_values(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::Array(vars)) = map.get_mut("env") {
+                for var in vars.iter_mut().filter_map(Value::as_object_mut) {
+                    if var.get("value").is_some_and(|v| v == "") {
+                        var.remove("value");
+                    }
+                }
+            }
+            map.values_mut().for_each(drop_empty_env_values);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_empty_env_values),
+        _ => {}
+    }
 }
 
 /// A Secret's `stringData` is write-only: the server merges it into `data`, base64-encoded.

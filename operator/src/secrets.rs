@@ -7,6 +7,7 @@
 //! - `<shop>-jwt-public`: the matching public key, `<kid>.pem`, for every other service.
 //! - `<shop>-admin`: the admin's generated `password`.
 //! - `<shop>-service-clients`: `clients` (auth's `SERVICE_CLIENTS_FILE`) and one key per caller.
+//! - `<shop>-gateway`: `session-secret`, the key every gateway replica signs CSRF tokens with.
 
 use chrono::{DateTime, Utc};
 use ed25519_dalek::pkcs8::spki::der::pem::LineEnding;
@@ -37,7 +38,7 @@ pub fn wanted(shop: &Shop) -> Result<Vec<String>> {
     if spec.redis.external.is_none() {
         names.push(ctx.child("redis"));
     }
-    names.extend(["jwt-signing", "jwt-public", "admin", "service-clients"].map(|s| ctx.child(s)));
+    names.extend(["jwt-signing", "jwt-public", "admin", "service-clients", "gateway"].map(|s| ctx.child(s)));
     Ok(names)
 }
 
@@ -138,6 +139,9 @@ pub fn generate(
         }
         data.insert("clients".to_owned(), json!(file));
         secret(ctx.child("service-clients"), "auth", Value::Object(data));
+    }
+    if wants("gateway") {
+        secret(ctx.child("gateway"), "gateway", json!({"session-secret": hex(rng, 32)}));
     }
     Ok(out)
 }

@@ -152,6 +152,7 @@ async fn a_new_shop_gets_secrets_then_data_then_migrations() {
             POST secrets
             POST secrets
             POST secrets
+            POST secrets
             PATCH networkpolicies/demo-default-deny
             PATCH networkpolicies/demo-postgres
             PATCH networkpolicies/demo-db-bootstrap
@@ -532,7 +533,7 @@ async fn existing_secrets_are_never_overwritten() {
                "stringData": {"password": "chosen-by-a-person"}}),
     );
     let (_, made) = h.pass().await;
-    assert_eq!(made.iter().filter(|c| *c == "POST secrets").count(), 8);
+    assert_eq!(made.iter().filter(|c| *c == "POST secrets").count(), 9);
     let admin = h.api.get("secrets", NS, "demo-admin").unwrap();
     assert_eq!(admin["stringData"]["password"], "chosen-by-a-person");
 }

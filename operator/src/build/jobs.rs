@@ -16,14 +16,6 @@ pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> Value {
     }
 }
 
-/// `REDIS_URL`: the generated Secret, or the external Secret's `url`.
-pub(crate) fn redis_url(ctx: &Ctx) -> Value {
-    match &ctx.shop.spec.redis.external {
-        Some(external) => secret_env("REDIS_URL", &external.secret_ref.name, "url"),
-        None => secret_env("REDIS_URL", &ctx.child("redis"), "url"),
-    }
-}
-
 /// The database-owning services that are switched on.
 pub(crate) fn database_owners(ctx: &Ctx) -> Vec<ServiceName> {
     SERVICES

@@ -355,9 +355,13 @@ pub(crate) fn secret_env(name: &str, secret: &str, key: &str) -> Value {
     json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
 }
 
-/// A plain environment variable.
+/// A plain environment variable (an empty one without `value`, as the API server stores it).
 pub(crate) fn env(name: &str, value: impl Into<String>) -> Value {
-    json!({"name": name, "value": value.into()})
+    let value = value.into();
+    if value.is_empty() {
+        return json!({ "name": name });
+    }
+    json!({"name": name, "value": value})
 }
 
 /// The resources of a container: the user's, else the defaults.

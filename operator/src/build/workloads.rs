@@ -1,8 +1,8 @@
 //! The services: Deployments, Services, HPAs, PodDisruptionBudgets, and the Ingress.
 
 use serde_json::{Value, json};
+use shop_contract::{Placement, Value as EnvValue};
 
-use super::jobs::{database_url, redis_url};
 use super::{
     Ctx, Kind, Object, SERVICE_UID, SHUTDOWN_DELAY_SECS, Stage, TERMINATION_GRACE_SECS, container_security, env,
     pod_security, resources, secret_env,
@@ -18,8 +18,6 @@ pub const SIGNING_KEYS_DIR: &str = "/etc/shopkeeper/jwt-signing";
 pub const PUBLIC_KEYS_DIR: &str = "/etc/shopkeeper/jwt-public";
 /// Where auth's clients file is mounted.
 pub const CLIENTS_DIR: &str = "/etc/shopkeeper/service-clients";
-/// The audience of every token.
-pub const AUDIENCE: &str = "shopkeeper";
 /// Default replicas of a service without autoscaling.
 pub const DEFAULT_REPLICAS: i32 = 2;
 
@@ -28,65 +26,116 @@ pub(crate) fn service_url(ctx: &Ctx, service: ServiceName) -> String {
     format!("http://{}:{API_PORT}", ctx.child(service.as_str()))
 }
 
-/// The environment of a service, exactly the configuration contract (docs/configuration.md).
-fn environment(ctx: &Ctx, service: ServiceName) -> Vec<Value> {
-    let spec = &ctx.shop.spec;
-    let mut vars = vec![
-        env("LISTEN_ADDR", format!("0.0.0.0:{API_PORT}")),
-        env("ADMIN_ADDR", format!("0.0.0.0:{ADMIN_PORT}")),
-        env("LOG_FORMAT", "json"),
-        env(
-            "RUST_LOG",
-            spec.services.get(service).log.unwrap_or_else(|| "info".to_owned()),
-        ),
-        env("SHUTDOWN_DELAY_SECS", SHUTDOWN_DELAY_SECS.to_string()),
-        env("JWT_ISSUER", format!("http://{}", ctx.child("auth"))),
-        env("JWT_AUDIENCE", AUDIENCE),
-    ];
-    for peer in [
-        ServiceName::Auth,
-        ServiceName::Catalog,
-        ServiceName::Cart,
-        ServiceName::Order,
-    ] {
-        if peer != service {
-            vars.push(env(
-                &format!("{}_URL", peer.as_str().to_uppercase()),
-                service_url(ctx, peer),
-            ));
+/// Where the gateway's image proxy caches (an `emptyDir` of its own).
+pub const IMAGE_CACHE_DIR: &str = "/var/cache/shop-gateway/images";
+/// Proxies in front of auth (the Ingress controller, then the gateway) and of the gateway.
+const AUTH_PROXY_HOPS: u32 = 2;
+const GATEWAY_PROXY_HOPS: u32 = 1;
+
+/// A Shop in its namespace: the operator's answers to the contract's questions.
+struct InCluster<'a> {
+    ctx: &'a Ctx<'a>,
+}
+
+impl Placement for InCluster<'_> {
+    fn listen_addr(&self, _: ServiceName) -> String {
+        format!("0.0.0.0:{API_PORT}")
+    }
+    fn admin_addr(&self, _: ServiceName) -> String {
+        format!("0.0.0.0:{ADMIN_PORT}")
+    }
+    fn log_format(&self) -> String {
+        "json".to_owned()
+    }
+    fn log_filter(&self, service: ServiceName) -> String {
+        self.ctx
+            .shop
+            .spec
+            .services
+            .get(service)
+            .log
+            .unwrap_or_else(|| "info".to_owned())
+    }
+    fn url(&self, service: ServiceName) -> String {
+        service_url(self.ctx, service)
+    }
+    fn jwt_issuer(&self) -> String {
+        format!("http://{}", self.ctx.child(ServiceName::Auth.as_str()))
+    }
+    fn database_url(&self, service: ServiceName) -> EnvValue {
+        match &self.ctx.shop.spec.postgres.external {
+            Some(external) => EnvValue::secret(&external.secret_ref.name, service.as_str()),
+            None => EnvValue::secret(self.ctx.db_secret(service), "url"),
         }
     }
-    if service.owns_database() {
-        vars.push(database_url(ctx, service));
+    fn redis_url(&self) -> EnvValue {
+        match &self.ctx.shop.spec.redis.external {
+            Some(external) => EnvValue::secret(&external.secret_ref.name, "url"),
+            None => EnvValue::secret(self.ctx.child("redis"), "url"),
+        }
     }
-    if service.uses_redis() {
-        vars.push(redis_url(ctx));
+    fn signing_keys_dir(&self) -> String {
+        SIGNING_KEYS_DIR.to_owned()
     }
-    if service == ServiceName::Auth {
-        vars.push(env("JWT_SIGNING_KEYS_DIR", SIGNING_KEYS_DIR));
-        vars.push(env("SERVICE_CLIENTS_FILE", format!("{CLIENTS_DIR}/clients")));
-        vars.push(env("ADMIN_EMAIL", spec.admin_email()));
-        vars.push(secret_env("ADMIN_PASSWORD", &ctx.child("admin"), "password"));
+    fn public_keys_dir(&self) -> String {
+        PUBLIC_KEYS_DIR.to_owned()
+    }
+    fn clients_file(&self) -> String {
+        format!("{CLIENTS_DIR}/clients")
+    }
+    fn admin_email(&self) -> String {
+        self.ctx.shop.spec.admin_email()
+    }
+    fn admin_password(&self) -> EnvValue {
+        EnvValue::secret(self.ctx.child("admin"), "password")
+    }
+    fn client_secret(&self, service: ServiceName) -> Option<EnvValue> {
+        Some(EnvValue::secret(self.ctx.child("service-clients"), service.as_str()))
+    }
+    fn shutdown_delay_secs(&self) -> u32 {
+        u32::try_from(SHUTDOWN_DELAY_SECS).unwrap_or(5)
+    }
+    fn trusted_proxy_hops(&self, service: ServiceName) -> u32 {
         // Shoppers reach auth through the Ingress controller and the gateway.
-        vars.push(env("TRUSTED_PROXY_HOPS", "2"));
-        // A fixed glibc mmap threshold returns the 19 MiB argon2 buffers to the OS when the
-        // hashing workers go idle (the adaptive one keeps them in the heap).
-        vars.push(env("MALLOC_MMAP_THRESHOLD_", "131072"));
-    } else {
-        vars.push(env("JWT_PUBLIC_KEYS_DIR", PUBLIC_KEYS_DIR));
+        if service == ServiceName::Auth {
+            AUTH_PROXY_HOPS
+        } else {
+            GATEWAY_PROXY_HOPS
+        }
     }
-    if service.is_service_client() {
-        vars.push(env("SERVICE_CLIENT_ID", service.as_str()));
-        vars.push(secret_env(
-            "SERVICE_CLIENT_SECRET",
-            &ctx.child("service-clients"),
-            service.as_str(),
-        ));
+    fn currency(&self) -> String {
+        self.ctx.shop.spec.currency.clone()
     }
-    if service == ServiceName::Gateway {
-        vars.push(env("CURRENCY", spec.currency.clone()));
+    fn public_url(&self) -> String {
+        self.ctx.shop.spec.url()
     }
-    vars
+    fn secure_cookies(&self) -> bool {
+        // Browsers drop `Secure` cookies over plain http (a dev cluster without TLS).
+        self.ctx.shop.spec.url().starts_with("https://")
+    }
+    fn session_secret(&self) -> EnvValue {
+        EnvValue::secret(self.ctx.child("gateway"), "session-secret")
+    }
+    fn image_proxy(&self) -> bool {
+        true
+    }
+    fn image_cache_dir(&self) -> String {
+        IMAGE_CACHE_DIR.to_owned()
+    }
+    fn image_allowed_hosts(&self) -> String {
+        String::new()
+    }
+}
+
+/// The environment of a service: exactly what `shop-contract` says it reads.
+fn environment(ctx: &Ctx, service: ServiceName) -> Vec<Value> {
+    shop_contract::environment(service, &InCluster { ctx })
+        .into_iter()
+        .map(|var| match var.value {
+            EnvValue::Plain(value) => env(var.name, value),
+            EnvValue::Secret { name, key } => secret_env(var.name, &name, &key),
+        })
+        .collect()
 }
 
 fn http_probe(path: &str, period: i32, failures: i32) -> Value {
@@ -119,6 +168,11 @@ fn deployment(
         json!({"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}),
         json!({"name": "jwt-keys", "secret": {"secretName": keys.0, "defaultMode": 0o440}}),
     ];
+    if service == ServiceName::Gateway {
+        // The image proxy's disk cache: its own volume, bounded, so it never fills /tmp.
+        mounts.push(json!({"name": "image-cache", "mountPath": IMAGE_CACHE_DIR}));
+        volumes.push(json!({"name": "image-cache", "emptyDir": {"sizeLimit": "512Mi"}}));
+    }
     if service == ServiceName::Auth {
         mounts.push(json!({"name": "service-clients", "mountPath": CLIENTS_DIR, "readOnly": true}));
         volumes.push(json!({"name": "service-clients", "secret": {
