@@ -63,7 +63,8 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
 
     let tools = timed(&mut steps, "tools", || {
-        let tools = tools::ensure_tools(false)?;
+        // Chromium too: the gateway's pages are proven in a real headless browser.
+        let tools = tools::ensure_tools(true)?;
         let runner = if tools.nextest {
             "cargo-nextest"
         } else {
@@ -196,6 +197,7 @@ fn run_tests(tools: &Tools, stack: &Stack, runner_args: &[String]) -> Result<(()
         // A superuser URL: the tests create a fresh database per test from it.
         .env("SHOP_TEST_DATABASE_URL", stack.database_url("postgres"))
         .env("SHOP_TEST_REDIS_URL", format!("{}/", stack.redis_url()))
+        .envs(tools.chromium.as_ref().map(|path| ("SHOP_TEST_CHROMIUM", path)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Output goes through a pipe (to count results); keep colours when a person watches.

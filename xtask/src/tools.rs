@@ -28,9 +28,7 @@ pub(crate) struct Tools {
     pub(crate) redis_server: PathBuf,
     /// `redis-cli`.
     pub(crate) redis_cli: PathBuf,
-    /// `chromium` (or Chrome), when asked for and found.
-    // Read by the browser journeys (bench, UI tests), not by dev/test themselves.
-    #[allow(dead_code)]
+    /// `chromium` (or Chrome), when asked for and found (`SHOP_TEST_CHROMIUM` for the tests).
     pub(crate) chromium: Option<PathBuf>,
     /// `chromedriver`, when asked for and found.
     #[allow(dead_code)]

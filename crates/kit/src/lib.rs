@@ -9,7 +9,6 @@
 //! - [`problem`]: the one error type, rendered as `application/problem+json` (RFC 9457), and
 //!   [`extract`]: `Json`/`Form`/`Query`/`Path` extractors whose rejections are problems too.
 //! - [`observe`]: the per-request middleware: request id, W3C trace context, RED metrics, access log.
-//! - [`openapi`]: the `bearer` security scheme every OpenAPI document declares.
 //! - [`metrics`]: the Prometheus registry and the RED metric families.
 //! - [`health`]: the admin router (`/health`, `/ready`, `/metrics`) and readiness checks.
 //! - [`server`]: binds the API and admin listeners and runs them until SIGTERM/SIGINT, draining
@@ -32,7 +31,6 @@ pub mod health;
 pub mod keys;
 pub mod metrics;
 pub mod observe;
-pub mod openapi;
 pub mod problem;
 pub mod redis;
 pub mod server;

@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use axum::response::IntoResponse;
-use shop_kit::openapi::BearerAuth;
+use shop_api::BearerAuth;
 use utoipa::OpenApi;
 
 use crate::routes::{profile, service, session, users, views};

@@ -76,3 +76,50 @@ async fn the_merged_document_holds_every_public_operation_and_no_internal_one() 
         .unwrap();
     shop_testkit::problem(resp, 404).await;
 }
+
+/// Loads `url` in headless Chromium (`SHOP_TEST_CHROMIUM`, set by `cargo xtask test`) and
+/// returns the DOM after its scripts ran.
+fn browser_dom(url: &str) -> String {
+    let chromium = std::env::var("SHOP_TEST_CHROMIUM").unwrap_or_else(|_| {
+        panic!("SHOP_TEST_CHROMIUM is not set: run the tests with `cargo xtask test`, which installs Chromium")
+    });
+    let profile = std::env::temp_dir().join(format!("chromium-{}", uuid::Uuid::new_v4()));
+    let output = std::process::Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            "--virtual-time-budget=10000",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", profile.display()))
+        .arg(url)
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(profile);
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+#[tokio::test]
+async fn swagger_ui_renders_every_operation_in_a_real_browser_under_our_csp() {
+    let shop = support::spawn_shop().await;
+    let gateway = spawn_gateway(shop.config()).await;
+    let url = gateway.url("/docs/");
+    let dom = tokio::task::spawn_blocking(move || browser_dom(&url)).await.unwrap();
+    // The operations are drawn by Swagger UI's scripts: they ran (CSP allowed them), and they
+    // fetched auth's document through the gateway.
+    assert!(
+        dom.contains("opblock"),
+        "Swagger UI drew no operation: {}",
+        &dom[..dom.len().min(2000)]
+    );
+    assert!(dom.contains("/auth/login"), "{}", &dom[..dom.len().min(2000)]);
+    assert!(
+        dom.contains("/api/v1/openapi/catalog.json"),
+        "the selector lists the others"
+    );
+}
