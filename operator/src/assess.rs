@@ -19,6 +19,9 @@ use crate::status::{self, Observed};
 pub struct Live {
     pub objects: BTreeMap<(Kind, String), Value>,
     pub secrets: BTreeMap<String, String>,
+    /// Postgres' volume, when it exists while the superuser Secret does not (a Shop recreated
+    /// over its kept volume, or the Secret deleted).
+    pub orphaned_volume: Option<String>,
 }
 
 impl Live {
@@ -140,9 +143,21 @@ fn image_of(deployment: &Value) -> Option<&str> {
     deployment["spec"]["template"]["spec"]["containers"][0]["image"].as_str()
 }
 
+/// A change the operator will not make, with what to do instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// `DataWithoutSecrets`, `PostgresMajorChange`.
+    pub reason: &'static str,
+    pub message: String,
+    /// Whether nothing at all may be written (else only the refused change is held back).
+    pub blocks_writes: bool,
+}
+
 /// What the Shop looks like now, and what that lets the builders do.
 #[derive(Debug)]
 pub struct Assessment {
+    /// A change refused (the first found).
+    pub refusal: Option<Refusal>,
     pub inputs: Inputs,
     /// `DatabaseReady`, `CacheReady`, `Migrated`, `ServicesAvailable`.
     pub observed: Vec<Observed>,
@@ -320,12 +335,47 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
         )
     });
 
+    // Refusals: data the generated Secrets no longer open, a Postgres major-version jump.
+    let mut refusal = live.orphaned_volume.as_ref().map(|pvc| Refusal {
+        reason: "DataWithoutSecrets",
+        message: format!(
+            "the volume {pvc} holds databases whose superuser password was in the Secret {name}-postgres, which is gone \
+             (a Shop recreated over its kept volume, or the Secret deleted); new passwords cannot open them. Restore \
+             {name}-postgres (and {name}-db-*) from a backup, or delete the PVC to start with empty databases"
+        ),
+        blocks_writes: true,
+    });
+    let mut postgres_image = None;
+    if spec.postgres.external.is_none()
+        && let Some(live_image) = live
+            .get(Kind::StatefulSet, &format!("{name}-postgres"))
+            .and_then(|sts| sts["spec"]["template"]["spec"]["containers"][0]["image"].as_str())
+    {
+        let wanted = build::postgres_image(&spec.postgres);
+        if let (Some(from), Some(to)) = (build::postgres_major(live_image), build::postgres_major(&wanted))
+            && from != to
+        {
+            postgres_image = Some(live_image.to_owned());
+            refusal.get_or_insert(Refusal {
+                reason: "PostgresMajorChange",
+                message: format!(
+                    "spec.postgres.image {wanted} is Postgres {to}, but the data directory is Postgres {from}: a major \
+                     version cannot read it. Postgres keeps running {live_image}; upgrade with a dump and restore into \
+                     a new Shop (docs/operator.md), or set the image back to a {from}.x tag"
+                ),
+                blocks_writes: false,
+            });
+        }
+    }
+
     Ok(Assessment {
+        refusal,
         inputs: Inputs {
             database_bootstrapped: bootstrapped,
             migrated_image,
             prometheus_operator,
             secret_hashes: live.secrets.clone(),
+            postgres_image,
         },
         observed,
         migrations,
@@ -423,6 +473,8 @@ pub fn status_of(
         .find(|o| !o.ok && o.type_ != status::MIGRATED && status::REQUIRED.contains(&o.type_));
     let degraded = if let Some(f) = failure {
         Observed::new(status::DEGRADED, true, f.reason, f.message.clone())
+    } else if let Some(r) = &a.refusal {
+        Observed::new(status::DEGRADED, true, r.reason, r.message.clone())
     } else if let Migrations::Failed(why) = &a.migrations {
         Observed::new(status::DEGRADED, true, status::MIGRATION_FAILED, why.clone())
     } else if !a.rollout_failed.is_empty() {
@@ -608,6 +660,7 @@ mod tests {
 
     fn assessment(rolled_out: bool, rolling: &[&str], failed: &[&str]) -> Assessment {
         Assessment {
+            refusal: None,
             inputs: Inputs {
                 database_bootstrapped: true,
                 migrated_image: Some("img:2".to_owned()),

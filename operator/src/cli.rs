@@ -94,6 +94,7 @@ pub fn render_objects(
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
         prometheus_operator: true,
+        postgres_image: None,
         secret_hashes: secrets
             .iter()
             .map(|s| (s.name.clone(), crate::secrets::content_hash(&s.value)))

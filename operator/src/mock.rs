@@ -272,6 +272,13 @@ impl FakeApi {
             .collect()
     }
 
+    /// Removes a stored object (as a person or the garbage collector would).
+    pub fn remove(&self, plural: &str, namespace: &str, name: &str) -> Option<Value> {
+        self.lock()
+            .objects
+            .remove(&(plural.to_owned(), namespace.to_owned(), name.to_owned()))
+    }
+
     /// Changes a stored object in place (as the cluster or a user would).
     pub fn update(&self, plural: &str, namespace: &str, name: &str, change: impl FnOnce(&mut Value)) {
         let mut state = self.lock();

@@ -108,6 +108,15 @@ async fn observe(ctx: &Context, shop: &Shop, ns: &str) -> Result<Live> {
         let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
         live.secrets.insert(secret.name_any(), hash);
     }
+    let superuser = crate::build::fit(format!("{}-postgres", shop.name_any()));
+    if shop.spec.postgres.external.is_none() && !live.secrets.contains_key(&superuser) {
+        // Only while the Secret is missing (a new Shop, or one recreated over kept data).
+        let pvc = format!("data-{superuser}-0");
+        let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
+        if pvcs.get_opt(&pvc).await?.is_some() {
+            live.orphaned_volume = Some(pvc);
+        }
+    }
     let external = [&shop.spec.postgres.external, &shop.spec.redis.external];
     for name in external.into_iter().flatten().map(|e| &e.secret_ref.name) {
         if let Some(secret) = secrets.get_opt(name).await? {
@@ -388,7 +397,8 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
     let live = observe(&ctx, &shop, &ns).await?;
     let anything_exists = !live.objects.is_empty() || !live.secrets.is_empty();
     let assessment = assess::assess(&shop, &live, ctx.prometheus_operator)?;
-    let failed = if shop.spec.paused {
+    let blocked = assessment.refusal.as_ref().is_some_and(|r| r.blocks_writes);
+    let failed = if shop.spec.paused || blocked {
         None
     } else {
         write(&shop, &ctx, &ns, &live, &assessment).await.err()

@@ -26,6 +26,7 @@ fn done(shop: &Shop) -> Inputs {
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
         prometheus_operator: true,
+        postgres_image: None,
         secret_hashes: secrets(shop)
             .iter()
             .map(|s| (s.name.clone(), shop_operator::secrets::content_hash(&s.value)))

@@ -141,7 +141,7 @@ async fn a_new_shop_gets_secrets_then_data_then_migrations() {
     let bootstrap = h.api.all("jobs")[0]["metadata"]["name"].as_str().unwrap().to_owned();
     assert_eq!(
         made,
-        with_lists(&format!(
+        with_lists_and_volume_check(&format!(
             "
             POST secrets
             POST secrets
@@ -837,4 +837,80 @@ async fn a_changed_secret_rolls_the_pods_that_use_it_and_reaches_the_role() {
     assert_eq!(h.status()["phase"], "Ready");
     let (_, made) = h.pass().await;
     assert_eq!(made, with_lists(""));
+}
+
+/// The reads of a pass while the Postgres superuser Secret is missing.
+fn with_lists_and_volume_check(rest: &str) -> Vec<String> {
+    let mut all = calls("LIST secrets\nGET persistentvolumeclaims/data-demo-postgres-0");
+    all.extend(calls(LISTS).into_iter().skip(1));
+    all.extend(calls(rest));
+    all
+}
+
+#[tokio::test]
+async fn a_shop_recreated_over_its_kept_volume_is_refused_with_what_to_do() {
+    let h = harness(false);
+    // The PVC of an earlier Shop of the same name (kept by the StatefulSet's retention policy);
+    // its Secrets went with it.
+    h.api.insert(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "data-demo-postgres-0", "namespace": NS},
+               "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    let (action, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists_and_volume_check("POST events\nPATCH shops/demo/status"),
+        "no Secret is generated: new passwords would not open the old data"
+    );
+    assert_eq!(action, Action::requeue(SHORT_REQUEUE));
+    assert!(h.api.all("secrets").is_empty());
+    assert!(h.api.all("statefulsets").is_empty());
+    let degraded = h.condition("Degraded");
+    assert_eq!(degraded["reason"], "DataWithoutSecrets");
+    let message = degraded["message"].as_str().unwrap();
+    assert!(
+        message.contains("data-demo-postgres-0") && message.contains("delete the PVC"),
+        "{message}"
+    );
+    assert_eq!(h.api.all("events")[0]["reason"], "DataWithoutSecrets");
+
+    // The person chooses to start empty: the Shop proceeds.
+    h.api.remove("persistentvolumeclaims", NS, "data-demo-postgres-0");
+    let (_, made) = h.pass().await;
+    assert_eq!(made.iter().filter(|c| *c == "POST secrets").count(), 10);
+    assert!(h.api.get("statefulsets", NS, "demo-postgres").is_some());
+}
+
+#[tokio::test]
+async fn a_postgres_major_version_change_is_refused_a_minor_one_applied() {
+    let h = harness(false);
+    h.ready().await;
+    let image = |api: &FakeApi| {
+        api.get("statefulsets", NS, "demo-postgres").unwrap()["spec"]["template"]["spec"]["containers"][0]["image"]
+            .clone()
+    };
+    h.edit(|spec| spec["postgres"] = json!({"image": "postgres:18.1"}));
+    let (_, made) = h.pass().await;
+    assert_eq!(
+        made,
+        with_lists("POST events\nPATCH shops/demo/status"),
+        "nothing re-applied"
+    );
+    assert_eq!(image(&h.api), "postgres:17");
+    let degraded = h.condition("Degraded");
+    assert_eq!(degraded["reason"], "PostgresMajorChange");
+    assert!(degraded["message"].as_str().unwrap().contains("dump and restore"));
+    assert_eq!(h.status()["phase"], "Degraded");
+    assert_eq!(h.status()["version"], "shop:1", "the shop serves on");
+
+    h.edit(|spec| spec["postgres"] = json!({"image": "postgres:17.2"}));
+    let (_, made) = h.pass().await;
+    assert!(
+        made.contains(&"PATCH statefulsets/demo-postgres".to_owned()),
+        "{made:?}"
+    );
+    assert_eq!(image(&h.api), "postgres:17.2");
+    assert_eq!(h.condition("Degraded")["status"], "False");
 }

@@ -94,14 +94,28 @@ fn statefulset(
 }
 
 /// The managed Postgres (nothing when it is external).
-pub fn postgres(ctx: &Ctx) -> Result<Vec<Object>> {
+/// The Postgres image the spec asks for.
+pub fn postgres_image(spec: &crate::crd::PostgresSpec) -> String {
+    spec.image.clone().unwrap_or_else(|| POSTGRES_IMAGE.to_owned())
+}
+
+/// The major version in a Postgres image's tag (`postgres:17.2-bookworm` → 17); `None` for a
+/// digest or a tag that does not start with a number.
+pub fn postgres_major(image: &str) -> Option<u32> {
+    let name = image.split('@').next()?;
+    let (_, tag) = name.rsplit_once(':').filter(|(_, tag)| !tag.contains('/'))?;
+    let digits: String = tag.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
     let spec = &ctx.shop.spec.postgres;
     if spec.external.is_some() {
         return Ok(Vec::new());
     }
     let container = json!({
         "name": "postgres",
-        "image": spec.image.as_deref().unwrap_or(POSTGRES_IMAGE),
+        "image": image,
         "imagePullPolicy": "IfNotPresent",
         "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
         "env": [
@@ -187,4 +201,19 @@ pub fn redis(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, Strin
     super::annotate_secrets(&mut redis, secret_hashes);
     objects.push(redis);
     Ok(objects)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::postgres_major;
+
+    #[test]
+    fn postgres_majors_from_tags() {
+        assert_eq!(postgres_major("postgres:17"), Some(17));
+        assert_eq!(postgres_major("postgres:16.4-bookworm"), Some(16));
+        assert_eq!(postgres_major("registry.local:5000/library/postgres:15"), Some(15));
+        assert_eq!(postgres_major("registry.local:5000/postgres"), None);
+        assert_eq!(postgres_major("postgres:latest"), None);
+        assert_eq!(postgres_major("postgres@sha256:abc"), None);
+    }
 }

@@ -59,14 +59,13 @@ fn job_spec(ctx: &Ctx, app: &str, component: &str, uid: i64, container: Value) -
 
 /// The bootstrap Job (managed Postgres only), named by a hash of what it creates so a change
 /// runs a new one.
-pub fn bootstrap(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, String>) -> Vec<Object> {
+pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &std::collections::BTreeMap<String, String>) -> Vec<Object> {
     let pg = &ctx.shop.spec.postgres;
     if pg.external.is_some() {
         return Vec::new();
     }
     let owners = database_owners(ctx);
     let services: Vec<&str> = owners.iter().map(|s| s.as_str()).collect();
-    let image = pg.image.as_deref().unwrap_or(super::data::POSTGRES_IMAGE);
     // The roles' passwords are in the name too: a changed database Secret runs a new Job,
     // which sets the role's password to the Secret's.
     let passwords: Vec<&str> = owners

@@ -18,6 +18,7 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub use data::{postgres_image, postgres_major};
 pub use jobs::migration_job_name;
 
 use crate::crd::{ServiceName, Shop};
@@ -49,6 +50,8 @@ pub struct Inputs {
     pub prometheus_operator: bool,
     /// The content hash of every Secret the Shop's pods may use, by name (absent: not there).
     pub secret_hashes: BTreeMap<String, String>,
+    /// The Postgres image to keep instead of the spec's (a refused major-version change).
+    pub postgres_image: Option<String>,
 }
 
 /// Where an object belongs in the reconcile order.
@@ -432,9 +435,13 @@ pub fn build(shop: &Shop, inputs: &Inputs) -> Result<Vec<Object>> {
     let ctx = Ctx::new(shop)?;
     let mut objects = Vec::new();
     objects.extend(network::data(&ctx));
-    objects.extend(data::postgres(&ctx)?);
+    let postgres_image = inputs
+        .postgres_image
+        .clone()
+        .unwrap_or_else(|| data::postgres_image(&shop.spec.postgres));
+    objects.extend(data::postgres(&ctx, &postgres_image)?);
     objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
-    objects.extend(jobs::bootstrap(&ctx, &inputs.secret_hashes));
+    objects.extend(jobs::bootstrap(&ctx, &postgres_image, &inputs.secret_hashes));
     if inputs.database_bootstrapped {
         objects.extend(jobs::migrations(&ctx, &shop.spec.image));
     }
