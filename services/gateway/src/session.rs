@@ -33,7 +33,7 @@ use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use shop_kit::Problem;
-use shop_kit::auth::{Claims, Plan, TokenError, TokenVerifier};
+use shop_kit::auth::{Claims, Plan, TokenError};
 use uuid::Uuid;
 
 use crate::AppState;
@@ -335,7 +335,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Resolved, 
         ..Resolved::default()
     };
     if let Some(access) = cookie(headers, ACCESS_COOKIE)
-        && let Ok(claims) = verify(&state.verifier, access).await
+        && let Ok(claims) = state.verifier.verify(access).await
     {
         resolved.token = Some(access.to_owned());
         resolved.claims = Some(claims);
@@ -349,7 +349,7 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Resolved, 
         return Ok(resolved);
     };
     match state.sessions.refresh(refresh).await {
-        Ok(tokens) => match verify(&state.verifier, &tokens.access_token).await {
+        Ok(tokens) => match state.verifier.verify(&tokens.access_token).await {
             Ok(claims) => {
                 resolved.set_cookies = state.sessions.session_cookies(&tokens);
                 resolved.token = Some(tokens.access_token);
@@ -365,10 +365,6 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Resolved, 
         Err(RefreshFailure::Unavailable) => {}
     }
     Ok(resolved)
-}
-
-async fn verify(verifier: &TokenVerifier, token: &str) -> Result<Claims, TokenError> {
-    verifier.verify(token).await
 }
 
 fn bearer_from(headers: &HeaderMap) -> Option<&str> {
@@ -447,11 +443,6 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Peer {
 pub fn client_ip(state: &AppState, headers: &HeaderMap, peer: Peer) -> String {
     shop_kit::observe::client_ip(headers, peer.0, state.config.trusted_proxy_hops)
         .map_or_else(|| "unknown".to_owned(), |ip| ip.to_string())
-}
-
-/// Whether the request carries no credentials at all (for the auth-down message at login).
-pub fn anonymous(headers: &HeaderMap) -> bool {
-    !headers.contains_key(header::AUTHORIZATION) && cookie(headers, ACCESS_COOKIE).is_none()
 }
 
 #[cfg(test)]

@@ -303,8 +303,8 @@ impl Upstreams {
         self.metrics.upstream(name, "ok");
         let status = response.status();
         let mut headers = response.headers().clone();
+        // Content-Length stays: the body is streamed byte for byte (no decompression).
         strip_hop_by_hop(&mut headers);
-        headers.remove(header::CONTENT_LENGTH);
         let stream = response.bytes_stream().map_err(std::io::Error::other);
         let mut answer = Response::new(Body::from_stream(stream));
         *answer.status_mut() = status;

@@ -227,12 +227,7 @@ impl Fetcher {
                     answer.status().as_u16()
                 )));
             }
-            let content_type = answer
-                .headers()
-                .get(reqwest::header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or_default()
-                .to_ascii_lowercase();
+            let content_type = content_type(&answer);
             if !content_type.starts_with("image/") {
                 return Err(ImgError::NotAnImage(format!("the source sent `{content_type}`")));
             }
@@ -247,6 +242,16 @@ impl Fetcher {
         }
         Err(ImgError::Upstream(format!("more than {MAX_REDIRECTS} redirects")))
     }
+}
+
+/// An answer's content type, lower case (empty when missing).
+pub fn content_type(answer: &reqwest::Response) -> String {
+    answer
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 /// Reads a body, failing as soon as it passes `max` bytes.

@@ -356,12 +356,7 @@ impl ImageProxy {
             404 => return Err(ImgError::NotFound("no such image".into())),
             code => return Err(ImgError::Upstream(format!("the catalog answered {code}"))),
         }
-        let content_type = answer
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_ascii_lowercase();
+        let content_type = fetch::content_type(&answer);
         let bytes = fetch::read_limited(answer, self.max_source_bytes).await?;
         Ok((bytes, content_type))
     }

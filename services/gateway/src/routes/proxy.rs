@@ -160,6 +160,19 @@ pub async fn forward(State(state): State<AppState>, peer: Peer, req: Request) ->
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
         _ => path,
     };
+    send(&state, upstream, parts, path_and_query, body, peer).await
+}
+
+/// Forwards the request `parts` + `body` to `upstream` at `path_and_query`.
+async fn send(
+    state: &AppState,
+    upstream: Upstream,
+    parts: http::request::Parts,
+    path_and_query: String,
+    body: axum::body::Body,
+    peer: Peer,
+) -> Response {
+    let resolved = parts.extensions.get::<Resolved>().cloned().unwrap_or_default();
     let out = Outgoing {
         method: parts.method,
         path_and_query,
@@ -188,21 +201,15 @@ pub async fn search(State(state): State<AppState>, peer: Peer, req: Request) -> 
     if !url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "limit" || k == "per_page") {
         capped = format!("{capped}{}limit={cap}", if capped.is_empty() { "" } else { "&" });
     }
-    let out = Outgoing {
-        method: parts.method,
-        path_and_query: format!("/search?{capped}"),
-        headers: upstream_headers(
-            parts.headers,
-            &resolved,
-            peer.0,
-            state.config.public_url.starts_with("https:"),
-        ),
+    send(
+        &state,
+        Upstream::Catalog,
+        parts,
+        format!("/search?{capped}"),
         body,
-    };
-    match state.upstreams.forward(Upstream::Catalog, out).await {
-        Ok(answer) => answer,
-        Err(err) => Problem::from(err).into_response(),
-    }
+        peer,
+    )
+    .await
 }
 
 /// `ANY /api/{*path}` (the original design's paths): `308 Permanent Redirect` to the same

@@ -213,7 +213,12 @@ pub async fn login(State(state): State<AppState>, peer: Peer, headers: HeaderMap
     }
     let tokens: Tokens = match answer.json().await {
         Ok(tokens) => tokens,
-        Err(err) => return Problem::internal(anyhow::anyhow!("auth's login answer: {err}")).into_response(),
+        Err(err) => {
+            tracing::error!(error = %err, "auth's login answer is not a token response");
+            return Problem::new(StatusCode::BAD_GATEWAY, "upstream-error", "Upstream error")
+                .detail("auth answered something unexpected")
+                .into_response();
+        }
     };
     let nonce = Sessions::new_nonce();
     let csrf_token = state.sessions.csrf_token(&nonce, session_of(&state, &tokens).await);
