@@ -3,6 +3,7 @@
 //! the cluster (`settle`): a missing or an extra call fails the comparison.
 #![allow(clippy::unwrap_used)]
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -913,4 +914,176 @@ async fn a_postgres_major_version_change_is_refused_a_minor_one_applied() {
     );
     assert_eq!(image(&h.api), "postgres:17.2");
     assert_eq!(h.condition("Degraded")["status"], "False");
+}
+
+/// The chart's RBAC rules: `(apiGroups, resources, verbs)` of its ClusterRole and Roles.
+fn chart_rules() -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../charts/shopkeeper-operator/templates/rbac.yaml"
+    );
+    // The template's few expressions are names and labels, never rules: blank them.
+    let text: String = std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("{{"))
+        .map(|l| {
+            let mut line = l.to_owned();
+            while let (Some(a), Some(b)) = (line.find("{{"), line.find("}}")) {
+                line.replace_range(a..b + 2, "x");
+            }
+            line + "\n"
+        })
+        .collect();
+    let mut rules = Vec::new();
+    for doc in serde_yaml::Deserializer::from_str(&text) {
+        let doc: Value = serde_yaml::with::singleton_map_recursive::deserialize(doc).unwrap();
+        if !matches!(doc["kind"].as_str(), Some("ClusterRole" | "Role")) {
+            continue;
+        }
+        for rule in doc["rules"].as_array().unwrap() {
+            let list = |key: &str| -> Vec<String> {
+                rule[key]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_str().unwrap().to_owned())
+                    .collect()
+            };
+            rules.push((list("apiGroups"), list("resources"), list("verbs")));
+        }
+    }
+    rules
+}
+
+fn group_of(resource: &str) -> &'static str {
+    match resource.split('/').next().unwrap() {
+        "shops" => "shopkeeper.dev",
+        "events" => "events.k8s.io",
+        "leases" => "coordination.k8s.io",
+        "secrets" | "persistentvolumeclaims" | "services" => "",
+        "deployments" | "statefulsets" => "apps",
+        "jobs" => "batch",
+        "horizontalpodautoscalers" => "autoscaling",
+        "poddisruptionbudgets" => "policy",
+        "networkpolicies" | "ingresses" => "networking.k8s.io",
+        "servicemonitors" | "prometheusrules" => "monitoring.coreos.com",
+        other => panic!("no API group known for {other}: add it here and to the chart"),
+    }
+}
+
+/// `(resource, verb)` of a recorded call. A server-side apply may create the object, so it
+/// needs `create` as well as `patch`; a merge patch of a PVC or the status never creates.
+fn permissions(call: &str) -> Vec<(String, &'static str)> {
+    let (method, path) = call.split_once(' ').unwrap();
+    let mut parts = path.split('/');
+    let plural = parts.next().unwrap().to_owned();
+    let status = path.ends_with("/status");
+    let resource = if status {
+        format!("{plural}/status")
+    } else {
+        plural.clone()
+    };
+    match method {
+        "LIST" => vec![(resource, "list")],
+        "GET" => vec![(resource, "get")],
+        "POST" => vec![(resource, "create")],
+        "DELETE" => vec![(resource, "delete")],
+        "PATCH" if status || plural == "persistentvolumeclaims" => vec![(resource, "patch")],
+        "PATCH" => vec![(resource.clone(), "patch"), (resource, "create")],
+        other => panic!("unexpected call {other}"),
+    }
+}
+
+/// Every verb on every resource the reconciler uses in a Shop's life is granted by the chart:
+/// a new call without its rule fails here, not on a cluster with a 403.
+#[tokio::test]
+async fn the_chart_grants_every_call_the_operator_makes() {
+    let mut made: Vec<String> = Vec::new();
+    // A Shop's life: created, migrated, ready, upgraded, a failed migration, a volume grown,
+    // autoscaling, a service switched off, monitoring, external data stores, a kept volume.
+    let h = harness(true);
+    h.api.insert(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "data-demo-postgres-0", "namespace": NS},
+               "spec": {"resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    made.extend(h.pass().await.1);
+    h.api.remove("persistentvolumeclaims", NS, "data-demo-postgres-0");
+    for _ in 0..7 {
+        made.extend(h.pass().await.1);
+        h.api.settle("", false);
+    }
+    h.api.insert(
+        "persistentvolumeclaims",
+        json!({"apiVersion": "v1", "kind": "PersistentVolumeClaim",
+               "metadata": {"name": "data-demo-postgres-0", "namespace": NS},
+               "spec": {"resources": {"requests": {"storage": "1Gi"}}}}),
+    );
+    h.edit(|spec| {
+        spec["image"] = json!("shop:2");
+        spec["postgres"] = json!({"storage": "2Gi"});
+        spec["services"] = json!({"cart": {"enabled": false}, "auth": {"autoscaling": {"maxReplicas": 3}}});
+        spec["monitoring"] = json!({"serviceMonitor": false, "prometheusRule": true});
+    });
+    made.extend(h.pass().await.1);
+    h.api.settle("migrate", true);
+    made.extend(h.pass().await.1);
+    let external = harness(false);
+    external.edit(|spec| {
+        spec["postgres"] = json!({"external": {"secretRef": {"name": "pg"}}});
+        spec["redis"] = json!({"external": {"secretRef": {"name": "redis"}}});
+    });
+    made.extend(external.pass().await.1);
+
+    let mut needed: BTreeSet<(String, &'static str)> = made.iter().flat_map(|c| permissions(c)).collect();
+    // The controller watches Shops and its children (run.rs), and the leader election's Lease.
+    for resource in [
+        "shops",
+        "deployments",
+        "statefulsets",
+        "jobs",
+        "services",
+        "networkpolicies",
+        "horizontalpodautoscalers",
+        "poddisruptionbudgets",
+        "ingresses",
+    ] {
+        needed.insert((resource.to_owned(), "list"));
+        needed.insert((resource.to_owned(), "watch"));
+    }
+    for verb in ["get", "create", "update"] {
+        needed.insert(("leases".to_owned(), verb));
+    }
+    for expected in [
+        ("secrets", "create"),
+        ("secrets", "get"),
+        ("persistentvolumeclaims", "get"),
+        ("persistentvolumeclaims", "patch"),
+        ("events", "create"),
+        ("shops/status", "patch"),
+        ("jobs", "delete"),
+        ("servicemonitors", "delete"),
+    ] {
+        assert!(
+            needed.contains(&(expected.0.to_owned(), expected.1)),
+            "the walk through a Shop's life missed {expected:?}: {made:?}"
+        );
+    }
+
+    let rules = chart_rules();
+    let missing: Vec<String> = needed
+        .iter()
+        .filter(|(resource, verb)| {
+            let group = group_of(resource);
+            !rules.iter().any(|(groups, resources, verbs)| {
+                groups.iter().any(|g| g == group)
+                    && resources.iter().any(|r| r == resource)
+                    && verbs.iter().any(|v| v == verb || v == "*")
+            })
+        })
+        .map(|(resource, verb)| format!("{verb} {resource}"))
+        .collect();
+    assert!(missing.is_empty(), "the chart's RBAC does not grant: {missing:?}");
 }
