@@ -41,6 +41,19 @@ struct Settings {
     namespace: String,
     identity: String,
     lease: String,
+    /// `WATCH_NAMESPACES`: the namespaces whose Shops this operator reconciles (comma-separated);
+    /// empty for every namespace. With a list, the chart grants Roles in those namespaces only.
+    watch_namespaces: Vec<String>,
+}
+
+/// The namespaces of `WATCH_NAMESPACES` (`"a, b,"` → `["a", "b"]`).
+pub fn watch_namespaces(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|ns| !ns.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn settings() -> anyhow::Result<Settings> {
@@ -55,6 +68,7 @@ fn settings() -> anyhow::Result<Settings> {
             .or_else(|| var("HOSTNAME"))
             .unwrap_or_else(|| format!("shop-operator-{}", std::process::id())),
         lease: var("LEASE_NAME").unwrap_or_else(|| "shop-operator".to_owned()),
+        watch_namespaces: watch_namespaces(&var("WATCH_NAMESPACES").unwrap_or_default()),
     })
 }
 
@@ -124,8 +138,19 @@ async fn admin(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// An `Api` over every namespace (`None`) or one.
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
 /// Watches children of one kind made by the operator, mapping them to their Shop.
-fn owned<K>(controller: Controller<Shop>, client: &Client) -> Controller<Shop>
+fn owned<K>(controller: Controller<Shop>, client: &Client, namespace: Option<&str>) -> Controller<Shop>
 where
     K: Resource<DynamicType = (), Scope = k8s_openapi::NamespaceResourceScope>
         + Clone
@@ -136,17 +161,48 @@ where
         + 'static,
 {
     let config = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={}", crate::MANAGER));
-    controller.owns(Api::<K>::all(client.clone()), config)
+    controller.owns(api::<K>(client, namespace), config)
+}
+
+/// The controller of the Shops in `namespace` (every namespace for `None`).
+fn controller(client: &Client, namespace: Option<&str>) -> Controller<Shop> {
+    let mut controller = Controller::new(
+        api::<Shop>(client, namespace),
+        watcher::Config::default().any_semantic(),
+    );
+    controller = owned::<Deployment>(controller, client, namespace);
+    controller = owned::<StatefulSet>(controller, client, namespace);
+    controller = owned::<Job>(controller, client, namespace);
+    controller = owned::<Service>(controller, client, namespace);
+    controller = owned::<NetworkPolicy>(controller, client, namespace);
+    controller = owned::<HorizontalPodAutoscaler>(controller, client, namespace);
+    controller = owned::<PodDisruptionBudget>(controller, client, namespace);
+    owned::<Ingress>(controller, client, namespace)
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
     let client = Client::try_default()
         .await
         .context("no Kubernetes configuration (in-cluster or kubeconfig)")?;
-    let shops = Api::<Shop>::all(client.clone());
-    shops.list(&ListParams::default().limit(1)).await.context(
-        "cannot list Shops: is the CRD installed? (kubectl apply -f crds/shop.yaml, or install the Helm chart)",
-    )?;
+    // Every namespace, or only those listed (then the chart grants Roles there, nothing more).
+    let namespaces: Vec<Option<&str>> = if settings.watch_namespaces.is_empty() {
+        vec![None]
+    } else {
+        settings.watch_namespaces.iter().map(|ns| Some(ns.as_str())).collect()
+    };
+    for namespace in &namespaces {
+        api::<Shop>(&client, *namespace)
+            .list(&ListParams::default().limit(1))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot list Shops in {}: is the CRD installed (kubectl apply -f crds/shop.yaml, or the Helm chart) \
+                     and may this service account list them?",
+                    namespace.unwrap_or("any namespace")
+                )
+            })?;
+    }
+    info!(namespaces = ?settings.watch_namespaces, "watching (empty: every namespace)");
     let prometheus_operator = client
         .list_api_group_resources("monitoring.coreos.com/v1")
         .await
@@ -206,26 +262,23 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         metrics.clone(),
         prometheus_operator,
     ));
-    let mut controller = Controller::new(shops, watcher::Config::default().any_semantic());
-    controller = owned::<Deployment>(controller, &client);
-    controller = owned::<StatefulSet>(controller, &client);
-    controller = owned::<Job>(controller, &client);
-    controller = owned::<Service>(controller, &client);
-    controller = owned::<NetworkPolicy>(controller, &client);
-    controller = owned::<HorizontalPodAutoscaler>(controller, &client);
-    controller = owned::<PodDisruptionBudget>(controller, &client);
-    controller = owned::<Ingress>(controller, &client);
-    let mut stop = stop_rx.clone();
-    let mut lost = lost_rx.clone();
-    let stopped = async move {
-        tokio::select! {
-            _ = stop.changed() => {},
-            _ = lost.changed() => {},
-        }
-    };
-    controller
-        .graceful_shutdown_on(stopped)
-        .run(reconcile, error_policy, ctx)
+    // One controller per watched namespace (one for all of them by default), sharing the
+    // context (and so the backoff and metrics).
+    let runs = namespaces.iter().map(|namespace| {
+        let mut stop = stop_rx.clone();
+        let mut lost = lost_rx.clone();
+        let stopped = async move {
+            tokio::select! {
+                _ = stop.changed() => {},
+                _ = lost.changed() => {},
+            }
+        };
+        controller(&client, *namespace)
+            .graceful_shutdown_on(stopped)
+            .run(reconcile, error_policy, ctx.clone())
+            .boxed()
+    });
+    futures::stream::select_all(runs)
         .for_each(|result| async move {
             match result {
                 Ok((shop, _)) => info!(shop = %shop.name, namespace = ?shop.namespace, "reconciled"),
@@ -242,4 +295,13 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     }
     info!("stopped");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn watch_namespaces_are_a_comma_separated_list() {
+        assert_eq!(super::watch_namespaces(""), Vec::<String>::new());
+        assert_eq!(super::watch_namespaces("shop, team-b,"), ["shop", "team-b"]);
+    }
 }

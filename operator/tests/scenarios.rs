@@ -916,14 +916,45 @@ async fn a_postgres_major_version_change_is_refused_a_minor_one_applied() {
     assert_eq!(h.condition("Degraded")["status"], "False");
 }
 
-/// The chart's RBAC rules: `(apiGroups, resources, verbs)` of its ClusterRole and Roles.
-fn chart_rules() -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../charts/shopkeeper-operator/templates/rbac.yaml"
-    );
+type Rule = (Vec<String>, Vec<String>, Vec<String>);
+
+fn rule_of(rule: &Value) -> Rule {
+    let list = |key: &str| -> Vec<String> {
+        rule[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect()
+    };
+    (list("apiGroups"), list("resources"), list("verbs"))
+}
+
+/// The chart's RBAC rules, `(apiGroups, resources, verbs)`: the Shop rules (one definition in
+/// `_helpers.tpl`, which both the cluster-wide ClusterRole and the namespaced mode's Roles
+/// include) and the literal rules of its Roles (the leader election's Lease).
+fn chart_rules() -> Vec<Rule> {
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../charts/shopkeeper-operator/templates");
+    let helpers = std::fs::read_to_string(format!("{dir}/_helpers.tpl")).unwrap();
+    let start = r#"{{- define "shopkeeper-operator.rules" -}}"#;
+    let body = helpers
+        .split(start)
+        .nth(1)
+        .unwrap()
+        .split("{{- end -}}")
+        .next()
+        .unwrap();
+    let shared: Vec<Value> = serde_yaml::from_str(body).unwrap();
+    let mut rules: Vec<Rule> = shared.iter().map(rule_of).collect();
+    for mode in ["rbac.yaml", "rbac-namespaces.yaml"] {
+        let text = std::fs::read_to_string(format!("{dir}/{mode}")).unwrap();
+        assert!(
+            text.contains(r#"include "shopkeeper-operator.rules""#),
+            "{mode} does not grant the shared rules"
+        );
+    }
     // The template's few expressions are names and labels, never rules: blank them.
-    let text: String = std::fs::read_to_string(path)
+    let text: String = std::fs::read_to_string(format!("{dir}/rbac.yaml"))
         .unwrap()
         .lines()
         .filter(|l| !l.trim_start().starts_with("{{"))
@@ -935,23 +966,13 @@ fn chart_rules() -> Vec<(Vec<String>, Vec<String>, Vec<String>)> {
             line + "\n"
         })
         .collect();
-    let mut rules = Vec::new();
     for doc in serde_yaml::Deserializer::from_str(&text) {
         let doc: Value = serde_yaml::with::singleton_map_recursive::deserialize(doc).unwrap();
         if !matches!(doc["kind"].as_str(), Some("ClusterRole" | "Role")) {
             continue;
         }
-        for rule in doc["rules"].as_array().unwrap() {
-            let list = |key: &str| -> Vec<String> {
-                rule[key]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|v| v.as_str().unwrap().to_owned())
-                    .collect()
-            };
-            rules.push((list("apiGroups"), list("resources"), list("verbs")));
-        }
+        // The ClusterRole's rules are the shared ones (an include, blanked above).
+        rules.extend(doc["rules"].as_array().into_iter().flatten().map(rule_of));
     }
     rules
 }

@@ -2,7 +2,8 @@
 //! `shop-operator render` and validates the result offline — the Kubernetes objects against the
 //! 1.37 OpenAPI schemas bundled by the PyPI package `kubernetes-validate` (strict: unknown fields
 //! fail), the example Shops themselves with `jsonschema` against the CRD's `openAPIV3Schema`,
-//! and the operator's Helm chart rendered by `charts/shopkeeper-operator/ci/render.py`.
+//! and the operator's Helm chart rendered by `charts/shopkeeper-operator/ci/render.py`, in its
+//! cluster-wide and its namespaced mode.
 //! The Python tools live in a venv under `target/xtask/venv`, made on first use.
 
 use std::path::{Path, PathBuf};
@@ -49,13 +50,21 @@ pub(crate) fn check() -> Result<((), String)> {
         std::fs::write(&file, yaml).with_context(|| format!("writing {}", file.display()))?;
         rendered.push(file);
     }
-    // The operator's Helm chart, rendered by a small stand-in for helm (not installable here).
-    let chart = proc::output_ok(
-        Command::new(venv.join("bin/python")).arg(root.join("charts/shopkeeper-operator/ci/render.py")),
-    )?;
-    let chart_file = out_dir.join("chart.yaml");
-    std::fs::write(&chart_file, chart).with_context(|| format!("writing {}", chart_file.display()))?;
-    rendered.push(chart_file);
+    // The operator's Helm chart, rendered by a small stand-in for helm (not installable here):
+    // cluster-wide (the default values) and namespaced (`watchNamespaces: [shop, team-b]`).
+    for (file, namespaces) in [
+        ("chart.yaml", &[][..]),
+        ("chart-namespaced.yaml", &["shop", "team-b"][..]),
+    ] {
+        let chart = proc::output_ok(
+            Command::new(venv.join("bin/python"))
+                .arg(root.join("charts/shopkeeper-operator/ci/render.py"))
+                .args(namespaces),
+        )?;
+        let chart_file = out_dir.join(file);
+        std::fs::write(&chart_file, chart).with_context(|| format!("writing {}", chart_file.display()))?;
+        rendered.push(chart_file);
+    }
     // Custom resources (ServiceMonitor, PrometheusRule) have no bundled schema: --no-warn.
     proc::run_ok(
         Command::new(venv.join("bin/kubernetes-validate"))

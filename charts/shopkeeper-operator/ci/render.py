@@ -4,6 +4,7 @@ template constructs the chart uses, so the output can be schema-checked offline:
 
     python3 charts/shopkeeper-operator/ci/render.py > /tmp/chart.yaml
     kubernetes-validate -k 1.37.0 --strict /tmp/chart.yaml
+    python3 charts/shopkeeper-operator/ci/render.py shop team-b   # watchNamespaces: [shop, team-b]
 
 It fails loudly on any construct it does not know, so a new template feature is never skipped
 silently. Release name `shopkeeper`, namespace `shopkeeper-system`, the default values.
@@ -49,7 +50,9 @@ def expr(body):
     else:
         sys.exit(f"unknown template expression: {body}")
     for pipe in pipes:
-        if m := re.fullmatch(r"default (\.[\w.]+)", pipe):
+        if m := re.fullmatch(r'join "([^"]*)"', pipe):
+            value = m.group(1).join(str(v) for v in (value or []))
+        elif m := re.fullmatch(r"default (\.[\w.]+)", pipe):
             value = value or lookup(m.group(1))
         elif pipe == "quote":
             value = '"%s"' % value
@@ -62,16 +65,25 @@ def expr(body):
 
 
 def render_text(text):
-    # Blocks first: {{- if X }} / {{- with X }} … {{- end }} (not nested in this chart).
+    # Blocks first: {{- if [not] X }} / {{- with X }} / {{- range X }} … {{- end }} (not nested
+    # in this chart). In a range, `.` is the item and `$` the root.
     def block(m):
         kind, cond, inner = m.group(1), m.group(2), m.group(3)
         value = lookup(cond)
+        if kind == "if not":
+            return "" if value else inner
         if not value:
             return ""
         if kind == "with":
             inner = inner.replace("toYaml .", "toYaml " + cond)
+        if kind == "range":
+            out = []
+            for item in value:
+                one = inner.replace("{{ . }}", str(item)).replace("$.", ".")
+                out.append(re.sub(r"(\s)\$(\s)", r"\1.\2", one))
+            return "".join(out)
         return inner
-    text = re.sub(r"\s*{{- (if|with) (\.[\w.]+) }}(.*?){{- end }}", block, text, flags=re.S)
+    text = re.sub(r"\s*{{- (if not|if|with|range) (\.[\w.]+) }}(.*?){{- end }}", block, text, flags=re.S)
     def one(m):
         trim = m.group(1) == "-"
         return ("\x00" if trim else "") + expr(m.group(2))
@@ -81,6 +93,9 @@ def render_text(text):
 
 
 def main():
+    # `render.py ns1 ns2`: render with watchNamespaces set (the namespaced mode).
+    if len(sys.argv) > 1:
+        VALUES["watchNamespaces"] = sys.argv[1:]
     docs = []
     for path in sorted((CHART / "templates").glob("*.yaml")):
         rendered = render_text(path.read_text())
