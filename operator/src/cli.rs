@@ -46,7 +46,10 @@ fn dispatch(args: &[String]) -> anyhow::Result<()> {
             print(&render(shop, Utc::now(), &mut rand::rngs::OsRng)?)
         }
         Some("run") => crate::run::main(),
+        #[cfg(feature = "mock")]
         Some("bench") => crate::bench::main(),
+        #[cfg(not(feature = "mock"))]
+        Some("bench") => anyhow::bail!("built without the `mock` feature: cargo xtask bench operator"),
         Some("-h" | "--help" | "help") | None => print(&format!("{USAGE}\n")),
         Some(other) => anyhow::bail!("unknown command {other:?}\n\n{USAGE}"),
     }

@@ -11,16 +11,19 @@
 //! - [`quantity`]: quantities in bytes and in the API server's canonical form.
 //! - [`metrics`], [`leader`]: operator metrics and the Lease-based leader election.
 //! - [`run`]: the controller process (admin port, leader election, watches, shutdown).
-//! - [`mock`], [`bench`]: an in-memory API server for tests, and the benchmark that uses it.
+//! - `mock`, `bench` (feature `mock`, off in the image): an in-memory API server for tests, and
+//!   the benchmark that uses it.
 //! - [`cli`]: the `crd`, `render`, `run` and `bench` subcommands.
 
 pub mod assess;
+#[cfg(feature = "mock")]
 pub mod bench;
 pub mod build;
 pub mod cli;
 pub mod crd;
 pub mod leader;
 pub mod metrics;
+#[cfg(feature = "mock")]
 pub mod mock;
 pub mod quantity;
 pub mod reconcile;
