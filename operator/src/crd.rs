@@ -37,7 +37,7 @@ pub use shop_contract::{SERVICES, ServiceName};
 )]
 #[serde(rename_all = "camelCase")]
 pub struct ShopSpec {
-    /// The one container image holding every service binary (`shopkeeper/shop:0.1.0`).
+    /// The one container image holding every service binary (`ghcr.io/shopkeeper-dev/shop:0.1.0`, published by the release workflow).
     #[x_kube(validation = Rule::new("size(self) > 0").message("image must not be empty"))]
     pub image: String,
     /// The Ingress host, a DNS name.

@@ -128,29 +128,29 @@ fn deployments_wait_for_migrations() {
         .collect();
     let expected: BTreeSet<String> = [ServiceName::Auth, ServiceName::Catalog, ServiceName::Order]
         .into_iter()
-        .map(|s| migration_job_name("demo", "shopkeeper/shop:0.1.0", s))
+        .map(|s| migration_job_name("demo", "ghcr.io/shopkeeper-dev/shop:0.1.0", s))
         .collect();
     assert_eq!(migrations, expected);
 
     // An upgrade: the new image's migrations are built, the Deployments keep the old image.
     let mut upgraded = shop.clone();
-    upgraded.spec.image = "shopkeeper/shop:0.2.0".to_owned();
+    upgraded.spec.image = "ghcr.io/shopkeeper-dev/shop:0.2.0".to_owned();
     let inputs = Inputs {
         database_bootstrapped: true,
-        migrated_image: Some("shopkeeper/shop:0.1.0".to_owned()),
+        migrated_image: Some("ghcr.io/shopkeeper-dev/shop:0.1.0".to_owned()),
         ..Inputs::default()
     };
     let objects = build(&upgraded, &inputs).unwrap();
     for o in objects.iter().filter(|o| o.kind == Kind::Deployment) {
         assert_eq!(
             o.value["spec"]["template"]["spec"]["containers"][0]["image"],
-            "shopkeeper/shop:0.1.0"
+            "ghcr.io/shopkeeper-dev/shop:0.1.0"
         );
     }
     for o in objects.iter().filter(|o| o.name.contains("-migrate-")) {
         assert_eq!(
             o.value["spec"]["template"]["spec"]["containers"][0]["image"],
-            "shopkeeper/shop:0.2.0"
+            "ghcr.io/shopkeeper-dev/shop:0.2.0"
         );
         assert_eq!(
             o.value["spec"]["template"]["spec"]["containers"][0]["args"][0],
