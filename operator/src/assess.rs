@@ -10,7 +10,7 @@ use serde_json::Value;
 
 use crate::Result;
 use crate::build::{self, Inputs, Kind};
-use crate::crd::{Phase, ServiceName, ServiceStatus, Shop, ShopStatus};
+use crate::crd::{Phase, PostgresMode, ServiceName, ServiceStatus, Shop, ShopStatus};
 use crate::status::{self, Observed};
 
 /// The live objects of one Shop, by kind and name, and the content hash of its Secrets (its
@@ -172,7 +172,7 @@ pub struct Assessment {
 }
 
 /// Assesses `shop` from its live objects.
-pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Assessment> {
+pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_pg: bool) -> Result<Assessment> {
     let name = shop.name_any();
     let spec = &shop.spec;
     let mut observed = Vec::new();
@@ -186,6 +186,48 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
             "an external Postgres",
         ));
         true
+    } else if spec.postgres.mode() == PostgresMode::CloudNativePg {
+        let cluster = format!("{name}-pg");
+        let ready = live.get(Kind::PostgresCluster, &cluster).is_some_and(|c| {
+            c["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|c| c["type"] == "Ready" && c["status"] == "True")
+        });
+        let owners: Vec<ServiceName> = spec.enabled_services().filter(|s| s.owns_database()).collect();
+        let databases = owners.iter().all(|s| {
+            live.get(Kind::PostgresDatabase, &format!("{name}-db-{s}"))
+                .is_some_and(|d| d["status"]["applied"] == true)
+        });
+        let migrations_exist = owners.iter().any(|s| {
+            live.get(Kind::Job, &build::migration_job_name(&name, &spec.image, *s))
+                .is_some()
+        });
+        let (ok, reason, message) = match (cloudnative_pg, ready, databases) {
+            (false, _, _) => (
+                false,
+                "CloudNativePGMissing",
+                "spec.postgres.cloudNativePG needs the CloudNativePG operator, whose CRDs are not installed".to_owned(),
+            ),
+            (true, true, true) => (
+                true,
+                "Ready",
+                format!("the CloudNativePG cluster {cluster} is ready; every service has its database"),
+            ),
+            (true, true, false) => (
+                false,
+                "CreatingDatabases",
+                "creating the services' roles and databases".to_owned(),
+            ),
+            (true, false, _) => (
+                false,
+                "Starting",
+                format!("the CloudNativePG cluster {cluster} is not ready"),
+            ),
+        };
+        observed.push(Observed::new(status::DATABASE_READY, ok, reason, message));
+        ok || migrations_exist
     } else {
         let pg_ready = ready_replicas(live.get(Kind::StatefulSet, &format!("{name}-postgres"))) >= 1;
         let known = Inputs {
@@ -346,7 +388,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
         blocks_writes: true,
     });
     let mut postgres_image = None;
-    if spec.postgres.external.is_none()
+    if spec.postgres.mode() == PostgresMode::Single
         && let Some(live_image) = live
             .get(Kind::StatefulSet, &format!("{name}-postgres"))
             .and_then(|sts| sts["spec"]["template"]["spec"]["containers"][0]["image"].as_str())
@@ -374,6 +416,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool) -> Result<Ass
             database_bootstrapped: bootstrapped,
             migrated_image,
             prometheus_operator,
+            cloudnative_pg,
             secret_hashes: live.secrets.clone(),
             postgres_image,
         },

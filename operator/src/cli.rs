@@ -97,6 +97,7 @@ pub fn render_objects(
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
         prometheus_operator: true,
+        cloudnative_pg: true,
         postgres_image: None,
         secret_hashes: secrets
             .iter()

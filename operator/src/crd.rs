@@ -123,16 +123,24 @@ pub struct External {
     pub secret_ref: SecretRef,
 }
 
-/// Postgres, managed (the fields below `external`) or external.
+/// Postgres: the operator's single instance (the fields below `cloudNativePG`), a
+/// CloudNativePG cluster, or external.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(
     "!has(self.external) || (!has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image))"
 ).message("postgres: external and managed settings are mutually exclusive"))]
+#[x_kube(validation = Rule::new(
+    "!has(self.cloudNativePG) || (!has(self.external) && !has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image))"
+).message("postgres: cloudNativePG excludes external and the single instance's settings"))]
 pub struct PostgresSpec {
     /// An external Postgres; the operator then runs none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub external: Option<External>,
+    /// A CloudNativePG `Cluster` (needs the CloudNativePG operator): replicated instances,
+    /// scheduled backups to an object store, one role and database per service.
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "cloudNativePG")]
+    pub cloud_native_pg: Option<CloudNativePg>,
     /// Volume size of the managed Postgres (default `1Gi`); it may grow, never shrink.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage may not shrink"))]
@@ -146,6 +154,70 @@ pub struct PostgresSpec {
     /// The Postgres image (default `postgres:17`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+}
+
+/// Postgres run by CloudNativePG.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudNativePg {
+    /// Instances: one primary, the others streaming replicas (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 9))]
+    pub instances: Option<i32>,
+    /// Volume size of each instance (default `10Gi`); it may grow, never shrink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage may not shrink"))]
+    pub storage: Option<String>,
+    /// Storage class of the volumes; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
+    /// The Postgres image (CloudNativePG's default when unset).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image_name: Option<String>,
+    /// Scheduled base backups and WAL archiving to an object store.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<CloudNativePgBackup>,
+}
+
+/// Backups of a CloudNativePG cluster (Barman Cloud).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CloudNativePgBackup {
+    /// Where: `s3://bucket/path` (or another Barman Cloud destination).
+    pub destination_path: String,
+    /// The object store's endpoint, when not AWS S3 (`https://minio.example:9000`).
+    #[serde(default, skip_serializing_if = "Option::is_none", rename = "endpointURL")]
+    pub endpoint_url: Option<String>,
+    /// A Secret with the keys `ACCESS_KEY_ID` and `ACCESS_SECRET_KEY`.
+    pub secret_ref: SecretRef,
+    /// When, as a six-field cron expression with seconds first (default `0 0 3 * * *`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// How long backups are kept (default `30d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<String>,
+}
+
+/// Which Postgres a Shop runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PostgresMode {
+    /// The operator's single instance (a StatefulSet), for development and small shops.
+    Single,
+    /// A CloudNativePG `Cluster`.
+    CloudNativePg,
+    /// Someone else's: per-service URLs in a Secret.
+    External,
+}
+
+impl PostgresSpec {
+    /// Which Postgres this is.
+    pub fn mode(&self) -> PostgresMode {
+        match (&self.external, &self.cloud_native_pg) {
+            (Some(_), _) => PostgresMode::External,
+            (None, Some(_)) => PostgresMode::CloudNativePg,
+            (None, None) => PostgresMode::Single,
+        }
+    }
 }
 
 /// Redis, managed (the fields below `external`) or external.

@@ -326,6 +326,12 @@ impl FakeApi {
                         "updatedReplicas": replicas, "availableReplicas": replicas,
                     });
                 }
+                // CloudNativePG: the cluster becomes Ready, each Database is applied.
+                "clusters" => {
+                    object["status"] = json!({"readyInstances": object["spec"]["instances"].clone(),
+                        "conditions": [{"type": "Ready", "status": "True", "reason": "ClusterIsReady"}]});
+                }
+                "databases" => object["status"] = json!({"applied": true}),
                 "jobs" if name.contains(jobs) && object["status"]["conditions"].is_null() => {
                     object["status"] = if fail {
                         json!({"failed": 5, "conditions": [{"type": "Failed", "status": "True",

@@ -23,7 +23,7 @@ use tracing::{info, warn};
 
 use crate::assess::{self, Assessment, Live, StepFailure};
 use crate::build::{self, Kind, SHOP_LABEL};
-use crate::crd::{Phase, Shop, ShopStatus};
+use crate::crd::{Phase, PostgresMode, Shop, ShopStatus};
 use crate::metrics::Metrics;
 use crate::{Error, MANAGER, Result};
 
@@ -37,6 +37,8 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     /// Whether the Prometheus Operator's CRDs are installed (checked at start).
     pub prometheus_operator: bool,
+    /// Whether CloudNativePG's CRDs are installed (checked at start).
+    pub cloudnative_pg: bool,
     /// Consecutive failed reconciles per Shop (`namespace/name`), for the backoff.
     failures: Mutex<HashMap<String, u32>>,
 }
@@ -48,8 +50,16 @@ impl Context {
             recorder,
             metrics,
             prometheus_operator,
+            cloudnative_pg: false,
             failures: Mutex::default(),
         }
+    }
+
+    /// With CloudNativePG installed (or not).
+    #[must_use]
+    pub fn with_cloudnative_pg(mut self, installed: bool) -> Self {
+        self.cloudnative_pg = installed;
+        self
     }
 
     fn failures(&self) -> std::sync::MutexGuard<'_, HashMap<String, u32>> {
@@ -96,6 +106,7 @@ fn kinds(ctx: &Context) -> impl Iterator<Item = Kind> + '_ {
     Kind::OWNED
         .into_iter()
         .filter(|k| ctx.prometheus_operator || !k.is_prometheus())
+        .filter(|k| ctx.cloudnative_pg || !k.is_cnpg())
 }
 
 /// One LIST per kind, and a GET per external Secret the Shop names. Of Secrets only a hash
@@ -109,7 +120,7 @@ async fn observe(ctx: &Context, shop: &Shop, ns: &str) -> Result<Live> {
         live.secrets.insert(secret.name_any(), hash);
     }
     let superuser = crate::build::fit(format!("{}-postgres", shop.name_any()));
-    if shop.spec.postgres.external.is_none() && !live.secrets.contains_key(&superuser) {
+    if shop.spec.postgres.mode() == PostgresMode::Single && !live.secrets.contains_key(&superuser) {
         // Only while the Secret is missing (a new Shop, or one recreated over kept data).
         let pvc = format!("data-{superuser}-0");
         let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
@@ -177,7 +188,7 @@ async fn create_secrets(shop: &Shop, ctx: &Context, ns: &str, live: &Live) -> Re
 async fn apply(ctx: &Context, ns: &str, desired: &[build::Object], live: &Live) -> Result<()> {
     let params = PatchParams::apply(MANAGER).force();
     for object in desired {
-        if object.kind.is_prometheus() && !ctx.prometheus_operator {
+        if (object.kind.is_prometheus() && !ctx.prometheus_operator) || (object.kind.is_cnpg() && !ctx.cloudnative_pg) {
             continue;
         }
         // The hash of what we apply: a changed spec (a field removed included) re-applies even
@@ -282,7 +293,8 @@ async fn grow_volumes(ctx: &Context, shop: &Shop, ns: &str, live: &Live) -> Resu
     let spec = &shop.spec;
     let name = shop.name_any();
     let mut wanted = Vec::new();
-    if spec.postgres.external.is_none() {
+    // CloudNativePG grows its own volumes when its storage size grows.
+    if spec.postgres.mode() == PostgresMode::Single {
         wanted.push((format!("{name}-postgres"), spec.postgres.storage.clone()));
     }
     if spec.redis.external.is_none() && spec.redis.persistence.unwrap_or(false) {
@@ -396,7 +408,7 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
 
     let live = observe(&ctx, &shop, &ns).await?;
     let anything_exists = !live.objects.is_empty() || !live.secrets.is_empty();
-    let assessment = assess::assess(&shop, &live, ctx.prometheus_operator)?;
+    let assessment = assess::assess(&shop, &live, ctx.prometheus_operator, ctx.cloudnative_pg)?;
     let blocked = assessment.refusal.as_ref().is_some_and(|r| r.blocks_writes);
     let failed = if shop.spec.paused || blocked {
         None

@@ -207,7 +207,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         .list_api_group_resources("monitoring.coreos.com/v1")
         .await
         .is_ok_and(|list| list.resources.iter().any(|r| r.name == "servicemonitors"));
-    info!(prometheus_operator, "starting");
+    let cloudnative_pg = client
+        .list_api_group_resources("postgresql.cnpg.io/v1")
+        .await
+        .is_ok_and(|list| list.resources.iter().any(|r| r.name == "clusters"));
+    info!(prometheus_operator, cloudnative_pg, "starting");
 
     let metrics = Arc::new(Metrics::default());
     let admin_task = tokio::spawn(admin(settings.admin_addr, metrics.clone()));
@@ -256,12 +260,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
             instance: Some(settings.identity.clone()),
         },
     );
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        recorder,
-        metrics.clone(),
-        prometheus_operator,
-    ));
+    let ctx = Arc::new(
+        Context::new(client.clone(), recorder, metrics.clone(), prometheus_operator)
+            .with_cloudnative_pg(cloudnative_pg),
+    );
     // One controller per watched namespace (one for all of them by default), sharing the
     // context (and so the backoff and metrics).
     let runs = namespaces.iter().map(|namespace| {

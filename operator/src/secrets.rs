@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use base64::Engine as _;
 
 use crate::build::{Ctx, Kind, Object, Stage, short_hash};
-use crate::crd::{SERVICES, Shop};
+use crate::crd::{PostgresMode, SERVICES, Shop};
 use crate::{Error, Result};
 
 /// The names of the Secrets `shop` needs, in creation order.
@@ -26,8 +26,10 @@ pub fn wanted(shop: &Shop) -> Result<Vec<String>> {
     let ctx = Ctx::new(shop)?;
     let spec = &shop.spec;
     let mut names = Vec::new();
-    if spec.postgres.external.is_none() {
+    if spec.postgres.mode() == PostgresMode::Single {
         names.push(ctx.child("postgres"));
+    }
+    if spec.postgres.mode() != PostgresMode::External {
         names.extend(
             SERVICES
                 .into_iter()
@@ -66,14 +68,21 @@ pub fn generate(
     let ctx = Ctx::new(shop)?;
     let wants = |suffix: &str| missing.contains(&ctx.child(suffix));
     let mut out = Vec::new();
+    let cnpg = shop.spec.postgres.mode() == PostgresMode::CloudNativePg;
     let mut secret = |name: String, app: &str, data: Value| {
+        // CloudNativePG reads a managed role's password from a basic-auth Secret.
+        let type_ = if cnpg && data.get("username").is_some() {
+            "kubernetes.io/basic-auth"
+        } else {
+            "Opaque"
+        };
         out.push(ctx.object(
             Stage::Data,
             Kind::Secret,
             name,
             app,
             "secret",
-            json!({"type": "Opaque", "stringData": data}),
+            json!({"type": type_, "stringData": data}),
         ));
     };
     if wants("postgres") {
@@ -83,10 +92,13 @@ pub fn generate(
         let name = ctx.db_secret(service);
         if missing.contains(&name) {
             let password = hex(rng, 16);
-            let url = format!(
-                "postgres://{service}:{password}@{}:5432/{service}",
+            // CloudNativePG's primary is behind `<cluster>-rw`.
+            let host = if cnpg {
+                crate::build::cnpg_rw_service(&ctx)
+            } else {
                 ctx.child("postgres")
-            );
+            };
+            let url = format!("postgres://{service}:{password}@{host}:5432/{service}");
             secret(
                 name,
                 "postgres",

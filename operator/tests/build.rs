@@ -12,7 +12,7 @@ use shop_operator::Shop;
 use shop_operator::build::{Inputs, Kind, Object, build, migration_job_name};
 use shop_operator::crd::ServiceName;
 
-const EXAMPLES: [&str; 3] = ["minimal", "full", "external"];
+const EXAMPLES: [&str; 4] = ["minimal", "full", "external", "cloudnative-pg"];
 
 fn example(name: &str) -> Shop {
     let path = format!("{}/../examples/{name}.yaml", env!("CARGO_MANIFEST_DIR"));
@@ -26,6 +26,7 @@ fn done(shop: &Shop) -> Inputs {
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
         prometheus_operator: true,
+        cloudnative_pg: true,
         postgres_image: None,
         secret_hashes: secrets(shop)
             .iter()
@@ -607,5 +608,53 @@ fn the_traffic_facing_services_autoscale_by_default() {
         !objects
             .iter()
             .any(|o| o.kind == Kind::HorizontalPodAutoscaler && o.name == "demo-cart")
+    );
+}
+
+#[test]
+fn a_cloudnative_pg_shop_runs_no_postgres_of_its_own() {
+    let shop = example("cloudnative-pg");
+    let objects = everything(&shop);
+    let names = |kind: Kind| -> Vec<&str> {
+        objects
+            .iter()
+            .filter(|o| o.kind == kind)
+            .map(|o| o.name.as_str())
+            .collect()
+    };
+    assert_eq!(names(Kind::StatefulSet), ["market-redis"]);
+    assert!(!names(Kind::Job).iter().any(|j| j.contains("bootstrap")));
+    assert!(!names(Kind::Secret).contains(&"market-postgres"));
+    assert_eq!(names(Kind::PostgresCluster), ["market-pg"]);
+    assert_eq!(
+        names(Kind::PostgresDatabase),
+        ["market-db-auth", "market-db-catalog", "market-db-order"]
+    );
+    assert_eq!(names(Kind::ScheduledBackup), ["market-pg"]);
+    let cluster = &objects.iter().find(|o| o.kind == Kind::PostgresCluster).unwrap().value;
+    assert_eq!(cluster["apiVersion"], "postgresql.cnpg.io/v1");
+    assert_eq!(cluster["spec"]["storage"]["size"], "20Gi");
+    assert_eq!(cluster["spec"]["enableSuperuserAccess"], false);
+    let store = &cluster["spec"]["backup"]["barmanObjectStore"];
+    assert_eq!(store["endpointURL"], "https://minio.example.com");
+    assert_eq!(store["s3Credentials"]["accessKeyId"]["name"], "shop-backups");
+    assert_eq!(cluster["spec"]["backup"]["retentionPolicy"], "14d");
+    let backup = &objects.iter().find(|o| o.kind == Kind::ScheduledBackup).unwrap().value;
+    assert_eq!(backup["spec"]["schedule"], "0 30 2 * * *");
+    // The services reach CloudNativePG's instances, by the label it gives them.
+    let policy = &objects
+        .iter()
+        .find(|o| o.kind == Kind::NetworkPolicy && o.name == "market-catalog")
+        .unwrap()
+        .value;
+    let to_postgres = policy["spec"]["egress"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["ports"][0]["port"] == 5432)
+        .unwrap();
+    assert_eq!(
+        to_postgres["to"][0]["podSelector"]["matchLabels"]["cnpg.io/cluster"],
+        "market-pg"
     );
 }

@@ -77,7 +77,7 @@ fn check_update(old: Value, new: Value) -> Result<(), String> {
 
 #[test]
 fn examples_pass_the_rules() {
-    for example in ["minimal", "full", "external"] {
+    for example in ["minimal", "full", "external", "cloudnative-pg"] {
         let path = format!("{}/../examples/{example}.yaml", env!("CARGO_MANIFEST_DIR"));
         let value: Value = serde_yaml::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         Validator::new().validate(&schema(), &value, None).unwrap();
@@ -178,4 +178,22 @@ fn the_shop_name_must_fit_every_derived_name() {
         let err = named(bad).unwrap_err();
         assert!(err.contains("at most 40 characters"), "{bad}: {err}");
     }
+}
+
+#[test]
+fn cloudnative_pg_excludes_external_and_the_single_instance() {
+    check(json!({"image": "i", "postgres": {"cloudNativePG": {"instances": 3}}})).unwrap();
+    for bad in [
+        json!({"cloudNativePG": {}, "storage": "1Gi"}),
+        json!({"cloudNativePG": {}, "external": {"secretRef": {"name": "pg"}}}),
+    ] {
+        let err = check(json!({"image": "i", "postgres": bad})).unwrap_err();
+        assert!(err.contains("cloudNativePG excludes"), "{err}");
+    }
+    let err = check_update(
+        json!({"image": "i", "postgres": {"cloudNativePG": {"storage": "20Gi"}}}),
+        json!({"image": "i", "postgres": {"cloudNativePG": {"storage": "10Gi"}}}),
+    )
+    .unwrap_err();
+    assert!(err.contains("storage may not shrink"), "{err}");
 }

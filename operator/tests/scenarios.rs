@@ -24,6 +24,10 @@ struct Harness {
 }
 
 fn harness(prometheus_operator: bool) -> Harness {
+    harness_with(prometheus_operator, false)
+}
+
+fn harness_with(prometheus_operator: bool, cloudnative_pg: bool) -> Harness {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let api = FakeApi::new();
     let client = api.client();
@@ -34,12 +38,10 @@ fn harness(prometheus_operator: bool) -> Harness {
             instance: Some("test".to_owned()),
         },
     );
-    let ctx = Arc::new(Context::new(
-        client,
-        recorder,
-        Arc::new(Metrics::default()),
-        prometheus_operator,
-    ));
+    let ctx = Arc::new(
+        Context::new(client, recorder, Arc::new(Metrics::default()), prometheus_operator)
+            .with_cloudnative_pg(cloudnative_pg),
+    );
     let shop = json!({
         "apiVersion": "shopkeeper.dev/v1alpha1",
         "kind": "Shop",
@@ -989,6 +991,7 @@ fn group_of(resource: &str) -> &'static str {
         "poddisruptionbudgets" => "policy",
         "networkpolicies" | "ingresses" => "networking.k8s.io",
         "servicemonitors" | "prometheusrules" => "monitoring.coreos.com",
+        "clusters" | "databases" | "scheduledbackups" => "postgresql.cnpg.io",
         other => panic!("no API group known for {other}: add it here and to the chart"),
     }
 }
@@ -1057,6 +1060,15 @@ async fn the_chart_grants_every_call_the_operator_makes() {
         spec["redis"] = json!({"external": {"secretRef": {"name": "redis"}}});
     });
     made.extend(external.pass().await.1);
+    let cnpg = harness_with(false, true);
+    cnpg.edit(|spec| {
+        spec["postgres"] = json!({"cloudNativePG": {"instances": 2,
+            "backup": {"destinationPath": "s3://b/x", "secretRef": {"name": "s3"}}}});
+    });
+    for _ in 0..4 {
+        made.extend(cnpg.pass().await.1);
+        cnpg.api.settle("", false);
+    }
 
     let mut needed: BTreeSet<(String, &'static str)> = made.iter().flat_map(|c| permissions(c)).collect();
     // The controller watches Shops and its children (run.rs), and the leader election's Lease.
@@ -1086,6 +1098,8 @@ async fn the_chart_grants_every_call_the_operator_makes() {
         ("shops/status", "patch"),
         ("jobs", "delete"),
         ("servicemonitors", "delete"),
+        ("clusters", "create"),
+        ("scheduledbackups", "patch"),
     ] {
         assert!(
             needed.contains(&(expected.0.to_owned(), expected.1)),
@@ -1107,4 +1121,89 @@ async fn the_chart_grants_every_call_the_operator_makes() {
         .map(|(resource, verb)| format!("{verb} {resource}"))
         .collect();
     assert!(missing.is_empty(), "the chart's RBAC does not grant: {missing:?}");
+}
+
+#[tokio::test]
+async fn a_cloudnative_pg_shop_gets_a_cluster_with_a_role_and_database_per_service() {
+    let h = harness_with(false, true);
+    h.edit(|spec| {
+        spec["postgres"] = json!({"cloudNativePG": {"instances": 3, "storage": "20Gi",
+            "backup": {"destinationPath": "s3://backups/demo", "secretRef": {"name": "s3"}}}});
+    });
+    let (_, made) = h.pass().await;
+    // No single instance, no superuser Secret, no bootstrap Job: CloudNativePG makes roles
+    // from the services' Secrets and databases from the Database objects.
+    assert!(
+        !made
+            .iter()
+            .any(|c| c.contains("statefulsets/demo-postgres") || c.contains("db-bootstrap")),
+        "{made:?}"
+    );
+    assert!(
+        !made.iter().any(|c| c.starts_with("GET persistentvolumeclaims")),
+        "{made:?}"
+    );
+    for call in [
+        "LIST clusters",
+        "PATCH clusters/demo-pg",
+        "PATCH databases/demo-db-auth",
+        "PATCH databases/demo-db-catalog",
+        "PATCH databases/demo-db-order",
+        "PATCH scheduledbackups/demo-pg",
+    ] {
+        assert!(made.contains(&call.to_owned()), "{call}: {made:?}");
+    }
+    assert!(h.api.get("secrets", NS, "demo-postgres").is_none());
+    let catalog = h.api.get("secrets", NS, "demo-db-catalog").unwrap();
+    assert_eq!(catalog["type"], "kubernetes.io/basic-auth");
+    use base64::Engine as _;
+    let url = base64::engine::general_purpose::STANDARD
+        .decode(catalog["data"]["url"].as_str().unwrap())
+        .unwrap();
+    let url = String::from_utf8(url).unwrap();
+    assert!(url.contains("@demo-pg-rw:5432/catalog"), "the primary's Service: {url}");
+    let cluster = h.api.get("clusters", NS, "demo-pg").unwrap();
+    let roles: Vec<&str> = cluster["spec"]["managed"]["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["passwordSecret"]["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(roles, ["demo-db-auth", "demo-db-catalog", "demo-db-order"]);
+    assert_eq!(cluster["spec"]["instances"], 3);
+    assert_eq!(
+        cluster["spec"]["backup"]["barmanObjectStore"]["destinationPath"],
+        "s3://backups/demo"
+    );
+    assert_eq!(h.condition("DatabaseReady")["reason"], "Starting");
+    assert!(
+        migration_jobs(&h.api, "shop:1").is_empty(),
+        "migrations wait for the databases"
+    );
+
+    // The cluster is ready and the databases exist: migrations, then the services, Ready.
+    h.api.settle("", false);
+    h.pass().await;
+    assert_eq!(migration_jobs(&h.api, "shop:1").len(), 3);
+    h.ready().await;
+    let order = h.api.get("deployments", NS, "demo-order").unwrap();
+    let env = order["spec"]["template"]["spec"]["containers"][0]["env"]
+        .as_array()
+        .unwrap()
+        .clone();
+    let url = env.iter().find(|e| e["name"] == "DATABASE_URL").unwrap();
+    assert_eq!(url["valueFrom"]["secretKeyRef"]["name"], "demo-db-order");
+    let (_, made) = h.pass().await;
+    assert!(made.iter().all(|c| c.starts_with("LIST")), "steady state: {made:?}");
+}
+
+#[tokio::test]
+async fn cloudnative_pg_asked_for_but_not_installed_says_so() {
+    let h = harness(false);
+    h.edit(|spec| spec["postgres"] = json!({"cloudNativePG": {}}));
+    h.pass().await;
+    let (_, made) = h.pass().await;
+    assert!(!made.iter().any(|c| c.contains("clusters")), "{made:?}");
+    assert_eq!(h.condition("DatabaseReady")["reason"], "CloudNativePGMissing");
+    assert_eq!(h.status()["phase"], "Provisioning");
 }

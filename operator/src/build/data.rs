@@ -94,6 +94,101 @@ fn statefulset(
 }
 
 /// The managed Postgres (nothing when it is external).
+/// The CloudNativePG `Cluster` of a Shop: `<shop>-pg`.
+pub(crate) fn cnpg_cluster_name(ctx: &Ctx) -> String {
+    ctx.child("pg")
+}
+
+/// The Service of the cluster's primary (CloudNativePG names it `<cluster>-rw`).
+pub(crate) fn cnpg_rw_service(ctx: &Ctx) -> String {
+    format!("{}-rw", cnpg_cluster_name(ctx))
+}
+
+/// A CloudNativePG `Cluster` with one managed role per database-owning service (its password
+/// from the service's generated Secret), a `Database` per service owned by its role, and, with
+/// `backup`, WAL archiving and a `ScheduledBackup` to an object store.
+pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
+    let Some(spec) = &ctx.shop.spec.postgres.cloud_native_pg else {
+        return Vec::new();
+    };
+    let cluster = cnpg_cluster_name(ctx);
+    let owners = super::jobs::database_owners(ctx);
+    let roles: Vec<Value> = owners
+        .iter()
+        .map(|s| {
+            json!({"name": s.as_str(), "ensure": "present", "login": true,
+                   "passwordSecret": {"name": ctx.db_secret(*s)}})
+        })
+        .collect();
+    let storage = spec.storage.as_deref().unwrap_or("10Gi");
+    let mut storage = json!({"size": crate::quantity::canonical(storage).unwrap_or_else(|| storage.to_owned())});
+    if let Some(class) = &spec.storage_class_name {
+        storage["storageClass"] = json!(class);
+    }
+    let mut body = json!({"spec": {
+        "instances": spec.instances.unwrap_or(3),
+        "storage": storage,
+        "enableSuperuserAccess": false,
+        "managed": {"roles": roles},
+        "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+    }});
+    if let Some(image) = &spec.image_name {
+        body["spec"]["imageName"] = json!(image);
+    }
+    if let Some(backup) = &spec.backup {
+        let secret = &backup.secret_ref.name;
+        let mut store = json!({
+            "destinationPath": backup.destination_path,
+            "s3Credentials": {
+                "accessKeyId": {"name": secret, "key": "ACCESS_KEY_ID"},
+                "secretAccessKey": {"name": secret, "key": "ACCESS_SECRET_KEY"},
+            },
+        });
+        if let Some(endpoint) = &backup.endpoint_url {
+            store["endpointURL"] = json!(endpoint);
+        }
+        body["spec"]["backup"] = json!({
+            "barmanObjectStore": store,
+            "retentionPolicy": backup.retention.as_deref().unwrap_or("30d"),
+        });
+    }
+    let mut objects = vec![ctx.object(
+        Stage::Data,
+        Kind::PostgresCluster,
+        cluster.clone(),
+        "postgres",
+        "database",
+        body,
+    )];
+    for service in owners {
+        objects.push(ctx.object(
+            Stage::Data,
+            Kind::PostgresDatabase,
+            ctx.child(&format!("db-{service}")),
+            "postgres",
+            "database",
+            json!({"spec": {"name": service.as_str(), "owner": service.as_str(), "ensure": "present",
+                            "cluster": {"name": cluster}}}),
+        ));
+    }
+    if let Some(backup) = &spec.backup {
+        objects.push(ctx.object(
+            Stage::Data,
+            Kind::ScheduledBackup,
+            cluster.clone(),
+            "postgres",
+            "backup",
+            json!({"spec": {
+                "schedule": backup.schedule.as_deref().unwrap_or("0 0 3 * * *"),
+                "cluster": {"name": cluster},
+                "backupOwnerReference": "self",
+                "immediate": true,
+            }}),
+        ));
+    }
+    objects
+}
+
 /// The Postgres image the spec asks for.
 pub fn postgres_image(spec: &crate::crd::PostgresSpec) -> String {
     spec.image.clone().unwrap_or_else(|| POSTGRES_IMAGE.to_owned())

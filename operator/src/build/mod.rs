@@ -18,10 +18,11 @@ use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub(crate) use data::cnpg_rw_service;
 pub use data::{postgres_image, postgres_major};
 pub use jobs::migration_job_name;
 
-use crate::crd::{ServiceName, Shop};
+use crate::crd::{PostgresMode, ServiceName, Shop};
 use crate::{Error, Result};
 
 /// The label every object of a Shop carries (orphans are found by it).
@@ -48,6 +49,8 @@ pub struct Inputs {
     pub migrated_image: Option<String>,
     /// The Prometheus Operator's CRDs are installed.
     pub prometheus_operator: bool,
+    /// CloudNativePG's CRDs are installed (a Shop that asks for it gets its `Cluster` only then).
+    pub cloudnative_pg: bool,
     /// The content hash of every Secret the Shop's pods may use, by name (absent: not there).
     pub secret_hashes: BTreeMap<String, String>,
     /// The Postgres image to keep instead of the spec's (a refused major-version change).
@@ -79,11 +82,14 @@ pub enum Kind {
     Ingress,
     ServiceMonitor,
     PrometheusRule,
+    PostgresCluster,
+    PostgresDatabase,
+    ScheduledBackup,
 }
 
 impl Kind {
     /// Every kind the operator lists and cleans up (Secrets are never deleted by it).
-    pub const OWNED: [Kind; 10] = [
+    pub const OWNED: [Kind; 13] = [
         Kind::NetworkPolicy,
         Kind::Service,
         Kind::StatefulSet,
@@ -94,6 +100,9 @@ impl Kind {
         Kind::Ingress,
         Kind::ServiceMonitor,
         Kind::PrometheusRule,
+        Kind::PostgresCluster,
+        Kind::PostgresDatabase,
+        Kind::ScheduledBackup,
     ];
 
     /// `(group, version, kind, plural)`.
@@ -115,6 +124,9 @@ impl Kind {
             Kind::Ingress => ("networking.k8s.io", "v1", "Ingress", "ingresses"),
             Kind::ServiceMonitor => ("monitoring.coreos.com", "v1", "ServiceMonitor", "servicemonitors"),
             Kind::PrometheusRule => ("monitoring.coreos.com", "v1", "PrometheusRule", "prometheusrules"),
+            Kind::PostgresCluster => ("postgresql.cnpg.io", "v1", "Cluster", "clusters"),
+            Kind::PostgresDatabase => ("postgresql.cnpg.io", "v1", "Database", "databases"),
+            Kind::ScheduledBackup => ("postgresql.cnpg.io", "v1", "ScheduledBackup", "scheduledbackups"),
         }
     }
 
@@ -143,6 +155,14 @@ impl Kind {
     /// Whether it needs the Prometheus Operator's CRDs.
     pub fn is_prometheus(self) -> bool {
         matches!(self, Kind::ServiceMonitor | Kind::PrometheusRule)
+    }
+
+    /// Whether it needs CloudNativePG's CRDs.
+    pub fn is_cnpg(self) -> bool {
+        matches!(
+            self,
+            Kind::PostgresCluster | Kind::PostgresDatabase | Kind::ScheduledBackup
+        )
     }
 }
 
@@ -439,9 +459,15 @@ pub fn build(shop: &Shop, inputs: &Inputs) -> Result<Vec<Object>> {
         .postgres_image
         .clone()
         .unwrap_or_else(|| data::postgres_image(&shop.spec.postgres));
-    objects.extend(data::postgres(&ctx, &postgres_image)?);
+    match shop.spec.postgres.mode() {
+        PostgresMode::Single => objects.extend(data::postgres(&ctx, &postgres_image)?),
+        PostgresMode::CloudNativePg if inputs.cloudnative_pg => objects.extend(data::cloudnative_pg(&ctx)),
+        PostgresMode::CloudNativePg | PostgresMode::External => {}
+    }
     objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
-    objects.extend(jobs::bootstrap(&ctx, &postgres_image, &inputs.secret_hashes));
+    if shop.spec.postgres.mode() == PostgresMode::Single {
+        objects.extend(jobs::bootstrap(&ctx, &postgres_image, &inputs.secret_hashes));
+    }
     if inputs.database_bootstrapped {
         objects.extend(jobs::migrations(&ctx, &shop.spec.image));
     }

@@ -8,7 +8,7 @@ use super::data::{POSTGRES_PORT, REDIS_PORT};
 use super::jobs::database_owners;
 use super::workloads::{ADMIN_PORT, API_PORT};
 use super::{Ctx, Kind, Object, Stage};
-use crate::crd::{SERVICES, ServiceName};
+use crate::crd::{PostgresMode, SERVICES, ServiceName};
 
 fn port(port: i32) -> Value {
     json!({"protocol": "TCP", "port": port})
@@ -24,6 +24,19 @@ fn prometheus() -> Value {
         "namespaceSelector": {},
         "podSelector": {"matchLabels": {"app.kubernetes.io/name": "prometheus"}},
     })
+}
+
+/// Where Postgres answers: the single instance's pods, CloudNativePG's instances (by the label
+/// it gives them; they are fenced by CloudNativePG, not by the Shop's policies), or anywhere.
+fn postgres_peer(ctx: &Ctx) -> Value {
+    match ctx.shop.spec.postgres.mode() {
+        PostgresMode::Single => pods(ctx.selector("postgres")),
+        PostgresMode::CloudNativePg => pods(BTreeMap::from([(
+            "cnpg.io/cluster".to_owned(),
+            super::data::cnpg_cluster_name(ctx),
+        )])),
+        PostgresMode::External => anywhere(),
+    }
 }
 
 /// Anywhere outside the cluster's private ranges (an external database, images for `/img`).
@@ -89,12 +102,8 @@ pub fn data(ctx: &Ctx) -> Vec<Object> {
             "ports": [{"protocol": "UDP", "port": 53}, {"protocol": "TCP", "port": 53}],
         }]),
     )];
-    let postgres_peer = if spec.postgres.external.is_some() {
-        anywhere()
-    } else {
-        pods(ctx.selector("postgres"))
-    };
-    if spec.postgres.external.is_none() {
+    let postgres_peer = postgres_peer(ctx);
+    if spec.postgres.mode() == PostgresMode::Single {
         let mut from: Vec<Value> = database_owners(ctx)
             .into_iter()
             .flat_map(|s| {
@@ -184,12 +193,7 @@ pub fn services(ctx: &Ctx) -> Vec<Object> {
             egress.push(json!({"to": callees, "ports": [port(API_PORT)]}));
         }
         if service.owns_database() {
-            let to = if spec.postgres.external.is_some() {
-                anywhere()
-            } else {
-                pods(ctx.selector("postgres"))
-            };
-            egress.push(json!({"to": [to], "ports": [port(POSTGRES_PORT)]}));
+            egress.push(json!({"to": [postgres_peer(ctx)], "ports": [port(POSTGRES_PORT)]}));
         }
         if service.uses_redis() {
             let to = if spec.redis.external.is_some() {
