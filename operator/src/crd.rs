@@ -123,6 +123,54 @@ pub struct External {
     pub secret_ref: SecretRef,
 }
 
+/// A key of a Secret in the Shop's namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key holding the `postgres://` URL (default `uri`, as CloudNativePG and most
+    /// Postgres operators write it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+}
+
+/// The database URLs of an external Postgres, one per service: in one Secret with a key per
+/// service, or each in a Secret of its own (as CloudNativePG and most operators issue them).
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.secretRef) != has(self.services)")
+    .message("postgres.external: either secretRef (one Secret, a key per service) or services (a Secret per service)"))]
+pub struct ExternalPostgres {
+    /// One Secret with keys `auth`, `catalog`, `order`, each that service's `postgres://` URL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_ref: Option<SecretRef>,
+    /// A Secret (and key) per service: `auth`, `catalog`, `order`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub services: BTreeMap<String, SecretKeyRef>,
+}
+
+impl ExternalPostgres {
+    /// Where `service`'s `DATABASE_URL` is: `(secret, key)`.
+    pub fn url_of(&self, service: ServiceName) -> (String, String) {
+        match (self.services.get(service.as_str()), &self.secret_ref) {
+            (Some(r), _) => (r.name.clone(), r.key.clone().unwrap_or_else(|| "uri".to_owned())),
+            (None, Some(r)) => (r.name.clone(), service.as_str().to_owned()),
+            // Refused by the CRD; the spec check names it too.
+            (None, None) => (String::new(), service.as_str().to_owned()),
+        }
+    }
+
+    /// Every Secret it names.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.secret_ref.iter().map(|r| r.name.clone()).collect();
+        names.extend(self.services.values().map(|r| r.name.clone()));
+        names.sort();
+        names.dedup();
+        names
+    }
+}
+
 /// Postgres: the operator's single instance (the fields below `cloudNativePG`), a
 /// CloudNativePG cluster, or external.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
@@ -136,7 +184,7 @@ pub struct External {
 pub struct PostgresSpec {
     /// An external Postgres; the operator then runs none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub external: Option<External>,
+    pub external: Option<ExternalPostgres>,
     /// A CloudNativePG `Cluster` (needs the CloudNativePG operator): replicated instances,
     /// scheduled backups to an object store, one role and database per service.
     #[serde(default, skip_serializing_if = "Option::is_none", rename = "cloudNativePG")]

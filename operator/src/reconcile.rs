@@ -128,8 +128,9 @@ async fn observe(ctx: &Context, shop: &Shop, ns: &str) -> Result<Live> {
             live.orphaned_volume = Some(pvc);
         }
     }
-    let external = [&shop.spec.postgres.external, &shop.spec.redis.external];
-    for name in external.into_iter().flatten().map(|e| &e.secret_ref.name) {
+    let mut external: Vec<String> = shop.spec.postgres.external.iter().flat_map(|e| e.secrets()).collect();
+    external.extend(shop.spec.redis.external.iter().map(|e| e.secret_ref.name.clone()));
+    for name in &external {
         if let Some(secret) = secrets.get_opt(name).await? {
             let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
             live.secrets.insert(name.clone(), hash);

@@ -658,3 +658,51 @@ fn a_cloudnative_pg_shop_runs_no_postgres_of_its_own() {
         "market-pg"
     );
 }
+
+#[test]
+fn an_external_postgres_may_give_each_service_its_own_secret() {
+    let mut shop = example("external");
+    shop.spec.postgres.external = Some(
+        serde_json::from_value(serde_json::json!({"services": {
+            "auth": {"name": "pg-auth-app"},
+            "catalog": {"name": "pg-catalog-app", "key": "url"},
+            "order": {"name": "pg-order-app"},
+        }}))
+        .unwrap(),
+    );
+    let objects = build(&shop, &done(&shop)).unwrap();
+    let url_of = |o: &Object| {
+        o.value["spec"]["template"]["spec"]["containers"][0]["env"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == "DATABASE_URL")
+            .map(|e| e["valueFrom"]["secretKeyRef"].clone())
+    };
+    for (service, secret, key) in [
+        ("auth", "pg-auth-app", "uri"),
+        ("catalog", "pg-catalog-app", "url"),
+        ("order", "pg-order-app", "uri"),
+    ] {
+        let deployment = objects
+            .iter()
+            .find(|o| o.kind == Kind::Deployment && o.name == format!("outpost-{service}"))
+            .unwrap();
+        let migration = objects
+            .iter()
+            .find(|o| o.kind == Kind::Job && o.name.starts_with(&format!("outpost-migrate-{service}-")))
+            .unwrap();
+        for o in [deployment, migration] {
+            let r = url_of(o).unwrap();
+            assert_eq!(
+                (r["name"].as_str().unwrap(), r["key"].as_str().unwrap()),
+                (secret, key),
+                "{}",
+                o.name
+            );
+        }
+    }
+    // A service without a Secret is refused before anything is built.
+    shop.spec.postgres.external.as_mut().unwrap().services.remove("order");
+    assert!(build(&shop, &done(&shop)).unwrap_err().to_string().contains("order"));
+}

@@ -197,3 +197,16 @@ fn cloudnative_pg_excludes_external_and_the_single_instance() {
     .unwrap_err();
     assert!(err.contains("storage may not shrink"), "{err}");
 }
+
+#[test]
+fn an_external_postgres_names_one_secret_or_one_per_service() {
+    check(json!({"image": "i", "postgres": {"external": {"secretRef": {"name": "dbs"}}}})).unwrap();
+    check(json!({"image": "i", "postgres": {"external": {"services": {"auth": {"name": "a"}}}}})).unwrap();
+    for bad in [
+        json!({}),
+        json!({"secretRef": {"name": "dbs"}, "services": {"auth": {"name": "a"}}}),
+    ] {
+        let err = check(json!({"image": "i", "postgres": {"external": bad}})).unwrap_err();
+        assert!(err.contains("either secretRef"), "{err}");
+    }
+}

@@ -11,7 +11,10 @@ use crate::crd::{SERVICES, ServiceName};
 /// `DATABASE_URL` of a service: its generated Secret, or the external Secret's key.
 pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> Value {
     match &ctx.shop.spec.postgres.external {
-        Some(external) => secret_env("DATABASE_URL", &external.secret_ref.name, service.as_str()),
+        Some(external) => {
+            let (name, key) = external.url_of(service);
+            secret_env("DATABASE_URL", &name, &key)
+        }
         None => secret_env("DATABASE_URL", &ctx.db_secret(service), "url"),
     }
 }

@@ -442,6 +442,15 @@ pub fn validate(shop: &Shop) -> Result<()> {
             )));
         }
     }
+    if let Some(external) = &spec.postgres.external {
+        for service in spec.enabled_services().filter(|s| s.owns_database()) {
+            if external.url_of(service).0.is_empty() {
+                return Err(Error::InvalidSpec(format!(
+                    "postgres.external names no Secret for {service}'s DATABASE_URL"
+                )));
+            }
+        }
+    }
     if spec.enabled_services().next().is_none() {
         return Err(Error::InvalidSpec("every service is disabled".to_owned()));
     }

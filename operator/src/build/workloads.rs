@@ -64,7 +64,10 @@ impl Placement for InCluster<'_> {
     }
     fn database_url(&self, service: ServiceName) -> EnvValue {
         match &self.ctx.shop.spec.postgres.external {
-            Some(external) => EnvValue::secret(&external.secret_ref.name, service.as_str()),
+            Some(external) => {
+                let (name, key) = external.url_of(service);
+                EnvValue::secret(name, key)
+            }
             None => EnvValue::secret(self.ctx.db_secret(service), "url"),
         }
     }
