@@ -259,13 +259,16 @@ impl Upstreams {
             return Err(ForwardError::CircuitOpen(name, retry));
         }
         let limit = self.max_body_bytes;
-        let body = Limited::new(out.body, limit).into_data_stream();
-        let request = traced(
-            self.client
-                .request(out.method, format!("{}{}", target.url, out.path_and_query))
-                .headers(out.headers)
-                .body(reqwest::Body::wrap_stream(body)),
-        );
+        let mut request = self
+            .client
+            .request(out.method, format!("{}{}", target.url, out.path_and_query))
+            .headers(out.headers);
+        // A request without a body (most GETs) goes without one, not as an empty chunked body.
+        if http_body::Body::size_hint(&out.body).exact() != Some(0) {
+            let body = Limited::new(out.body, limit).into_data_stream();
+            request = request.body(reqwest::Body::wrap_stream(body));
+        }
+        let request = traced(request);
         let sent = tokio::time::timeout(target.timeout, request.send()).await;
         let response = match sent {
             Err(_) => {

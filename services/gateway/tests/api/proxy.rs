@@ -26,6 +26,16 @@ async fn browsing_goes_to_the_catalog_and_the_request_id_comes_back() {
     assert_eq!(body["name"], "Green tea");
     let list = expect(client().get(gateway.url("/api/v1/products")).send().await.unwrap(), 200).await;
     assert_eq!(list["items"].as_array().map(Vec::len), Some(1));
+    // The search answer names the request it answered.
+    let found = client()
+        .get(gateway.url("/api/v1/search?query=green"))
+        .header("x-request-id", "search-42")
+        .send()
+        .await
+        .unwrap();
+    let found = expect(found, 200).await;
+    assert_eq!(found["request_id"], "search-42");
+    assert_eq!(found["results"][0]["name"], "Green tea", "{found}");
 }
 
 #[tokio::test]
