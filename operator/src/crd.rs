@@ -176,10 +176,10 @@ impl ExternalPostgres {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new(
-    "!has(self.external) || (!has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image))"
+    "!has(self.external) || (!has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image) && !has(self.backup))"
 ).message("postgres: external and managed settings are mutually exclusive"))]
 #[x_kube(validation = Rule::new(
-    "!has(self.cloudNativePG) || (!has(self.external) && !has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image))"
+    "!has(self.cloudNativePG) || (!has(self.external) && !has(self.storage) && !has(self.storageClassName) && !has(self.resources) && !has(self.image) && !has(self.backup))"
 ).message("postgres: cloudNativePG excludes external and the single instance's settings"))]
 pub struct PostgresSpec {
     /// An external Postgres; the operator then runs none.
@@ -202,6 +202,30 @@ pub struct PostgresSpec {
     /// The Postgres image (default `postgres:17`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// A scheduled logical backup (`pg_dump` of every service's database) to a volume of its
+    /// own, kept when the Shop goes; restore it into a new Shop (docs/operator.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backup: Option<LogicalBackup>,
+}
+
+/// Logical backups of the single instance.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LogicalBackup {
+    /// When, as a five-field cron expression (default `0 3 * * *`, in the cluster's time zone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    /// How many backups to keep (default 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 365))]
+    pub keep: Option<i32>,
+    /// Size of the backup volume (default `2Gi`); it may grow, never shrink.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("quantity(self).compareTo(quantity(oldSelf)) >= 0").message("storage may not shrink"))]
+    pub storage: Option<String>,
+    /// Storage class of the backup volume; the cluster default when unset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage_class_name: Option<String>,
 }
 
 /// Postgres run by CloudNativePG.

@@ -251,6 +251,10 @@ async fn apply(ctx: &Context, ns: &str, desired: &[build::Object], live: &Live) 
     }
     let wanted: BTreeSet<(Kind, &str)> = desired.iter().map(|o| (o.kind, o.name.as_str())).collect();
     for (kind, name) in live.objects.keys() {
+        if *kind == Kind::PersistentVolumeClaim {
+            // Backups are data: a volume no longer wanted is kept for a person to delete.
+            continue;
+        }
         if !wanted.contains(&(*kind, name.as_str())) {
             dynamic_api(&ctx.client, ns, *kind)
                 .delete(name, &DeleteParams::background())

@@ -50,9 +50,14 @@ fn everything(shop: &Shop) -> Vec<Object> {
 fn pod_templates(objects: &[Object]) -> Vec<(String, PodTemplateSpec)> {
     objects
         .iter()
-        .filter(|o| matches!(o.kind, Kind::Deployment | Kind::StatefulSet | Kind::Job))
+        .filter(|o| matches!(o.kind, Kind::Deployment | Kind::StatefulSet | Kind::Job | Kind::CronJob))
         .map(|o| {
-            let template = serde_json::from_value(o.value["spec"]["template"].clone()).unwrap();
+            let spec = if o.kind == Kind::CronJob {
+                &o.value["spec"]["jobTemplate"]["spec"]
+            } else {
+                &o.value["spec"]
+            };
+            let template = serde_json::from_value(spec["template"].clone()).unwrap();
             (format!("{:?}/{}", o.kind, o.name), template)
         })
         .collect()
@@ -199,6 +204,11 @@ fn every_object_is_labelled_and_owned_by_its_shop() {
             }
             assert_eq!(labels["shopkeeper.dev/shop"], shop_name.as_str());
             assert_eq!(labels["app.kubernetes.io/instance"], shop_name.as_str());
+            if o.kind == Kind::PersistentVolumeClaim {
+                // The backups' volume outlives the Shop on purpose.
+                assert!(meta.get("ownerReferences").is_none(), "{}", o.name);
+                continue;
+            }
             let owners = meta["ownerReferences"].as_array().unwrap();
             assert_eq!(owners.len(), 1);
             assert_eq!(owners[0]["kind"], "Shop");
@@ -705,4 +715,48 @@ fn an_external_postgres_may_give_each_service_its_own_secret() {
     // A service without a Secret is refused before anything is built.
     shop.spec.postgres.external.as_mut().unwrap().services.remove("order");
     assert!(build(&shop, &done(&shop)).unwrap_err().to_string().contains("order"));
+}
+
+#[test]
+fn the_single_instance_backs_up_to_a_volume_of_its_own() {
+    let shop = example("full");
+    let objects = everything(&shop);
+    let get = |kind: Kind, name: &str| objects.iter().find(|o| o.kind == kind && o.name == name).unwrap();
+    let volume = get(Kind::PersistentVolumeClaim, "bazaar-backups");
+    assert_eq!(volume.value["spec"]["resources"]["requests"]["storage"], "5Gi");
+    let cronjob = &get(Kind::CronJob, "bazaar-backup").value;
+    assert_eq!(cronjob["spec"]["schedule"], "30 2 * * *");
+    assert_eq!(cronjob["spec"]["concurrencyPolicy"], "Forbid");
+    assert!(
+        cronjob["spec"]["jobTemplate"].get("metadata").is_none(),
+        "its Jobs must not carry the Shop's labels, or the operator would delete them as orphans"
+    );
+    let pod = &cronjob["spec"]["jobTemplate"]["spec"]["template"]["spec"];
+    let env = pod["containers"][0]["env"].as_array().unwrap();
+    let value = |name: &str| env.iter().find(|e| e["name"] == name).unwrap()["value"].clone();
+    assert_eq!(value("DATABASES"), "auth catalog order");
+    assert_eq!(value("KEEP"), "14");
+    assert!(
+        pod["volumes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|v| v["persistentVolumeClaim"]["claimName"] == "bazaar-backups")
+    );
+    // Postgres admits the backup pods; they may reach Postgres only.
+    let postgres = &get(Kind::NetworkPolicy, "bazaar-postgres").value;
+    let from = postgres["spec"]["ingress"][0]["from"].as_array().unwrap();
+    assert!(
+        from.iter()
+            .any(|p| p["podSelector"]["matchLabels"]["app.kubernetes.io/name"] == "db-backup")
+    );
+    let own = &get(Kind::NetworkPolicy, "bazaar-db-backup").value;
+    assert_eq!(own["spec"]["egress"][0]["ports"][0]["port"], 5432);
+    // Without `backup`, neither.
+    let minimal = everything(&example("minimal"));
+    assert!(
+        !minimal
+            .iter()
+            .any(|o| matches!(o.kind, Kind::CronJob | Kind::PersistentVolumeClaim))
+    );
 }

@@ -118,6 +118,8 @@ const LISTS: &str = "
     LIST statefulsets
     LIST jobs
     LIST deployments
+    LIST cronjobs
+    LIST persistentvolumeclaims
     LIST horizontalpodautoscalers
     LIST poddisruptionbudgets
     LIST ingresses
@@ -986,7 +988,7 @@ fn group_of(resource: &str) -> &'static str {
         "leases" => "coordination.k8s.io",
         "secrets" | "persistentvolumeclaims" | "services" => "",
         "deployments" | "statefulsets" => "apps",
-        "jobs" => "batch",
+        "jobs" | "cronjobs" => "batch",
         "horizontalpodautoscalers" => "autoscaling",
         "poddisruptionbudgets" => "policy",
         "networkpolicies" | "ingresses" => "networking.k8s.io",
@@ -1013,7 +1015,7 @@ fn permissions(call: &str) -> Vec<(String, &'static str)> {
         "GET" => vec![(resource, "get")],
         "POST" => vec![(resource, "create")],
         "DELETE" => vec![(resource, "delete")],
-        "PATCH" if status || plural == "persistentvolumeclaims" => vec![(resource, "patch")],
+        "PATCH" if status || path.starts_with("persistentvolumeclaims/data-") => vec![(resource, "patch")],
         "PATCH" => vec![(resource.clone(), "patch"), (resource, "create")],
         other => panic!("unexpected call {other}"),
     }
@@ -1047,7 +1049,7 @@ async fn the_chart_grants_every_call_the_operator_makes() {
     );
     h.edit(|spec| {
         spec["image"] = json!("shop:2");
-        spec["postgres"] = json!({"storage": "2Gi"});
+        spec["postgres"] = json!({"storage": "2Gi", "backup": {}});
         spec["services"] = json!({"cart": {"enabled": false}, "auth": {"autoscaling": {"maxReplicas": 3}}});
         spec["monitoring"] = json!({"serviceMonitor": false, "prometheusRule": true});
     });
@@ -1099,6 +1101,8 @@ async fn the_chart_grants_every_call_the_operator_makes() {
         ("jobs", "delete"),
         ("servicemonitors", "delete"),
         ("clusters", "create"),
+        ("cronjobs", "create"),
+        ("persistentvolumeclaims", "create"),
         ("scheduledbackups", "patch"),
     ] {
         assert!(
@@ -1206,4 +1210,33 @@ async fn cloudnative_pg_asked_for_but_not_installed_says_so() {
     assert!(!made.iter().any(|c| c.contains("clusters")), "{made:?}");
     assert_eq!(h.condition("DatabaseReady")["reason"], "CloudNativePGMissing");
     assert_eq!(h.status()["phase"], "Provisioning");
+}
+
+#[tokio::test]
+async fn a_backup_volume_outlives_its_backups_being_switched_off() {
+    let h = harness(false);
+    h.edit(|spec| spec["postgres"] = json!({"backup": {"keep": 3}}));
+    h.ready().await;
+    assert!(h.api.get("cronjobs", NS, "demo-backup").is_some());
+    assert!(h.api.get("persistentvolumeclaims", NS, "demo-backups").is_some());
+    // A Job the CronJob made (unlabelled, as its template says) is none of the operator's business.
+    h.api.insert(
+        "jobs",
+        json!({"apiVersion": "batch/v1", "kind": "Job", "metadata": {"name": "demo-backup-29400000", "namespace": NS}}),
+    );
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""), "steady, and the CronJob's Job is left alone");
+    h.edit(|spec| spec["postgres"] = json!({}));
+    let (_, made) = h.pass().await;
+    assert!(made.contains(&"DELETE cronjobs/demo-backup".to_owned()), "{made:?}");
+    assert!(
+        !made.iter().any(|c| c.starts_with("DELETE persistentvolumeclaims")),
+        "{made:?}"
+    );
+    assert!(
+        h.api.get("persistentvolumeclaims", NS, "demo-backups").is_some(),
+        "backups are kept"
+    );
+    let (_, made) = h.pass().await;
+    assert_eq!(made, with_lists(""));
 }

@@ -156,3 +156,89 @@ pub fn migrations(ctx: &Ctx, image: &str) -> Vec<Object> {
         })
         .collect()
 }
+
+/// `pg_dump` of every service's database into `/backups/<UTC time>/`, keeping the newest
+/// `$KEEP`; a dump that fails leaves only a `.partial` directory, never counted as a backup.
+const BACKUP_SCRIPT: &str = r#"set -eu
+until pg_isready -q; do sleep 2; done
+dir="/backups/$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$dir.partial"
+for db in $DATABASES; do
+  pg_dump --format=custom --dbname="$db" --file="$dir.partial/$db.dump"
+done
+mv "$dir.partial" "$dir"
+ls -1d /backups/2*Z | sort -r | tail -n "+$((KEEP + 1))" | xargs -r rm -rf --
+echo "backed up $DATABASES to $dir"
+"#;
+
+/// The single instance's logical backup (when `postgres.backup` is set): its volume
+/// `<shop>-backups` (never deleted by the operator) and a CronJob `<shop>-backup`.
+pub fn backup(ctx: &Ctx, image: &str) -> Vec<Object> {
+    let Some(backup) = &ctx.shop.spec.postgres.backup else {
+        return Vec::new();
+    };
+    let storage = backup.storage.as_deref().unwrap_or("2Gi");
+    let mut claim = json!({"spec": {
+        "accessModes": ["ReadWriteOnce"],
+        "resources": {"requests": {"storage": crate::quantity::canonical(storage).unwrap_or_else(|| storage.to_owned())}},
+    }});
+    if let Some(class) = &backup.storage_class_name {
+        claim["spec"]["storageClassName"] = json!(class);
+    }
+    let volume = ctx.child("backups");
+    let databases: Vec<&str> = database_owners(ctx).iter().map(|s| s.as_str()).collect();
+    let container = json!({
+        "name": "backup",
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "command": ["/bin/sh", "-c", BACKUP_SCRIPT],
+        "env": [
+            env("PGHOST", ctx.child("postgres")),
+            env("PGUSER", "postgres"),
+            secret_env("PGPASSWORD", &ctx.child("postgres"), "password"),
+            env("DATABASES", databases.join(" ")),
+            env("KEEP", backup.keep.unwrap_or(7).to_string()),
+            env("HOME", "/tmp"),
+        ],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
+        "securityContext": container_security(),
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "backups", "mountPath": "/backups"}],
+    });
+    let mut job = job_spec(ctx, "db-backup", "backup", 999, container);
+    job["spec"]["backoffLimit"] = json!(2);
+    if let Some(volumes) = job["spec"]["template"]["spec"]["volumes"].as_array_mut() {
+        volumes.push(json!({"name": "backups", "persistentVolumeClaim": {"claimName": volume.clone()}}));
+    }
+    let cronjob = json!({"spec": {
+        "schedule": backup.schedule.as_deref().unwrap_or("0 3 * * *"),
+        "concurrencyPolicy": "Forbid",
+        "successfulJobsHistoryLimit": 3,
+        "failedJobsHistoryLimit": 3,
+        // No Shop labels on the Jobs it makes: they are the CronJob's, not the operator's, so
+        // the operator neither lists them nor deletes them as orphans.
+        "jobTemplate": job,
+    }});
+    let mut volume_object = ctx.object(
+        Stage::Data,
+        Kind::PersistentVolumeClaim,
+        volume,
+        "db-backup",
+        "backup",
+        claim,
+    );
+    // Not owned by the Shop: backups must outlive it (that is what they are for).
+    if let Some(meta) = volume_object.value["metadata"].as_object_mut() {
+        meta.remove("ownerReferences");
+    }
+    vec![
+        volume_object,
+        ctx.object(
+            Stage::Data,
+            Kind::CronJob,
+            ctx.child("backup"),
+            "db-backup",
+            "backup",
+            cronjob,
+        ),
+    ]
+}

@@ -77,6 +77,8 @@ pub enum Kind {
     StatefulSet,
     Job,
     Deployment,
+    CronJob,
+    PersistentVolumeClaim,
     HorizontalPodAutoscaler,
     PodDisruptionBudget,
     Ingress,
@@ -89,12 +91,14 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind the operator lists and cleans up (Secrets are never deleted by it).
-    pub const OWNED: [Kind; 13] = [
+    pub const OWNED: [Kind; 15] = [
         Kind::NetworkPolicy,
         Kind::Service,
         Kind::StatefulSet,
         Kind::Job,
         Kind::Deployment,
+        Kind::CronJob,
+        Kind::PersistentVolumeClaim,
         Kind::HorizontalPodAutoscaler,
         Kind::PodDisruptionBudget,
         Kind::Ingress,
@@ -114,6 +118,8 @@ impl Kind {
             Kind::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),
             Kind::Job => ("batch", "v1", "Job", "jobs"),
             Kind::Deployment => ("apps", "v1", "Deployment", "deployments"),
+            Kind::CronJob => ("batch", "v1", "CronJob", "cronjobs"),
+            Kind::PersistentVolumeClaim => ("", "v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
             Kind::HorizontalPodAutoscaler => (
                 "autoscaling",
                 "v2",
@@ -469,7 +475,10 @@ pub fn build(shop: &Shop, inputs: &Inputs) -> Result<Vec<Object>> {
         .clone()
         .unwrap_or_else(|| data::postgres_image(&shop.spec.postgres));
     match shop.spec.postgres.mode() {
-        PostgresMode::Single => objects.extend(data::postgres(&ctx, &postgres_image)?),
+        PostgresMode::Single => {
+            objects.extend(data::postgres(&ctx, &postgres_image)?);
+            objects.extend(jobs::backup(&ctx, &postgres_image));
+        }
         PostgresMode::CloudNativePg if inputs.cloudnative_pg => objects.extend(data::cloudnative_pg(&ctx)),
         PostgresMode::CloudNativePg | PostgresMode::External => {}
     }

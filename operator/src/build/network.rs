@@ -114,6 +114,18 @@ pub fn data(ctx: &Ctx) -> Vec<Object> {
             })
             .collect();
         from.push(pods(ctx.selector("db-bootstrap")));
+        if spec.postgres.backup.is_some() {
+            from.push(pods(ctx.selector("db-backup")));
+            objects.push(policy(
+                ctx,
+                Stage::Data,
+                ctx.child("db-backup"),
+                "db-backup",
+                json!({"matchLabels": ctx.selector("db-backup")}),
+                Value::Null,
+                json!([{"to": [postgres_peer.clone()], "ports": [port(POSTGRES_PORT)]}]),
+            ));
+        }
         objects.push(policy(
             ctx,
             Stage::Data,
