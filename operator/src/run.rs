@@ -164,8 +164,10 @@ where
     controller.owns(api::<K>(client, namespace), config)
 }
 
-/// The controller of the Shops in `namespace` (every namespace for `None`).
-fn controller(client: &Client, namespace: Option<&str>) -> Controller<Shop> {
+/// The controller of the Shops in `namespace` (every namespace for `None`); with CloudNativePG
+/// installed it also watches the Clusters and Databases it made, so a Cluster turning Ready
+/// moves the Shop on at once.
+fn controller(client: &Client, namespace: Option<&str>, cloudnative_pg: bool) -> Controller<Shop> {
     let mut controller = Controller::new(
         api::<Shop>(client, namespace),
         watcher::Config::default().any_semantic(),
@@ -177,7 +179,20 @@ fn controller(client: &Client, namespace: Option<&str>) -> Controller<Shop> {
     controller = owned::<NetworkPolicy>(controller, client, namespace);
     controller = owned::<HorizontalPodAutoscaler>(controller, client, namespace);
     controller = owned::<PodDisruptionBudget>(controller, client, namespace);
-    owned::<Ingress>(controller, client, namespace)
+    controller = owned::<Ingress>(controller, client, namespace);
+    if cloudnative_pg {
+        for kind in [crate::build::Kind::PostgresCluster, crate::build::Kind::PostgresDatabase] {
+            let resource = kind.api_resource();
+            let api = match namespace {
+                Some(ns) => Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), ns, &resource),
+                None => Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource),
+            };
+            let config =
+                watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={}", crate::MANAGER));
+            controller = controller.owns_with(api, resource, config);
+        }
+    }
+    controller
 }
 
 async fn run(settings: Settings) -> anyhow::Result<()> {
@@ -275,7 +290,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
                 _ = lost.changed() => {},
             }
         };
-        controller(&client, *namespace)
+        controller(&client, *namespace, cloudnative_pg)
             .graceful_shutdown_on(stopped)
             .run(reconcile, error_policy, ctx.clone())
             .boxed()

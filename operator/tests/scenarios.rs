@@ -1088,6 +1088,10 @@ async fn the_chart_grants_every_call_the_operator_makes() {
         needed.insert((resource.to_owned(), "list"));
         needed.insert((resource.to_owned(), "watch"));
     }
+    // With CloudNativePG it also watches the Clusters and Databases it made.
+    for resource in ["clusters", "databases"] {
+        needed.insert((resource.to_owned(), "watch"));
+    }
     for verb in ["get", "create", "update"] {
         needed.insert(("leases".to_owned(), verb));
     }
