@@ -48,19 +48,17 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("order") => order(&args[1..]),
         Some("gateway") => gateway::run(&args[1..]),
         // The operator benchmarks itself against its in-memory API server; no stack needed.
-        Some("operator") => {
-            proc::run_ok(proc::cargo().args([
-                "run",
-                "--release",
-                "-q",
-                "-p",
-                "shop-operator",
-                "--features",
-                "mock",
-                "--",
-                "bench",
-            ]))
-        }
+        Some("operator") => proc::run_ok(proc::cargo().args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "shop-operator",
+            "--features",
+            "mock",
+            "--",
+            "bench",
+        ])),
         _ => bail!(
             "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench order [--concurrency C] [--seconds S] [--users N]\n       cargo xtask bench gateway [--concurrency C] [--seconds S]\n       cargo xtask bench operator"
         ),

@@ -15,6 +15,21 @@ use crate::services::{self, ShopEnv};
 use crate::stack::{Stack, StackOptions};
 use crate::tools;
 
+/// User plus system CPU time of a process, in clock ticks (1/100 s on Linux).
+fn cpu_ticks(pid: u32) -> Result<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // Fields after the command name (which may hold spaces) start after the last `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest)
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let field = |i: usize| fields.get(i).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    Ok(field(11) + field(12))
+}
+
 pub(crate) fn run(args: &[String]) -> Result<()> {
     let concurrency: usize = flag(args, "--concurrency", 64)?;
     let seconds: u64 = flag(args, "--seconds", 10)?;
@@ -76,6 +91,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     );
 
     let category = "clothing";
+    let cpu_before = (cpu_ticks(catalog_process.pid())?, cpu_ticks(gateway_process.pid())?);
     let direct = http_load(
         &stack,
         "catalog_list_direct",
@@ -83,6 +99,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         concurrency,
         seconds,
     )?;
+    let cpu_direct = (cpu_ticks(catalog_process.pid())?, cpu_ticks(gateway_process.pid())?);
     let through = http_load(
         &stack,
         "catalog_list_through_gateway",
@@ -93,6 +110,16 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         concurrency,
         seconds,
     )?;
+    let cpu_through = (cpu_ticks(catalog_process.pid())?, cpu_ticks(gateway_process.pid())?);
+    // CPU per request from the processes' own accounting (ticks of 10 ms), so the gateway's
+    // share can be told apart from what the machine's other processes take.
+    let per_request = |ticks: u64, rps: f64| ticks as f64 * 10_000.0 / (rps * seconds as f64);
+    println!(
+        "{{\"bench\":\"gateway_cpu\",\"catalog_us_per_request_direct\":{:.0},\"catalog_us_per_request_through\":{:.0},\"gateway_us_per_request\":{:.0}}}",
+        per_request(cpu_direct.0 - cpu_before.0, direct),
+        per_request(cpu_through.0 - cpu_direct.0, through),
+        per_request(cpu_through.1 - cpu_direct.1, through),
+    );
     println!(
         "{{\"bench\":\"gateway_cost\",\"throughput_cost\":{:.3},\"aim\":0.25}}",
         1.0 - through / direct
