@@ -320,6 +320,14 @@ fn invalid_token(err: &TokenError) -> Problem {
 pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Resolved, Problem> {
     let nonce = cookie(headers, CSRF_COOKIE).map(str::to_owned);
     if headers.contains_key(header::AUTHORIZATION) {
+        if !is_bearer(headers) {
+            // Another scheme (HTTP Basic for the client-credentials grant) is auth's to judge:
+            // it goes upstream untouched, and the request counts as anonymous here.
+            return Ok(Resolved {
+                nonce,
+                ..Resolved::default()
+            });
+        }
         let token = bearer_from(headers).ok_or_else(|| Problem::unauthorized("a bearer token is required"))?;
         let claims = state.verifier.verify(token).await.map_err(|e| invalid_token(&e))?;
         return Ok(Resolved {
@@ -365,6 +373,14 @@ pub async fn resolve(state: &AppState, headers: &HeaderMap) -> Result<Resolved, 
         Err(RefreshFailure::Unavailable) => {}
     }
     Ok(resolved)
+}
+
+fn is_bearer(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(' ').next())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("bearer"))
 }
 
 fn bearer_from(headers: &HeaderMap) -> Option<&str> {

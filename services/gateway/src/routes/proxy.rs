@@ -108,7 +108,8 @@ pub fn cap_page_size(query: &str, cap: u32) -> String {
 }
 
 /// The headers sent upstream: the client's, less hop-by-hop ones, cookies and our trace
-/// headers (the forwarder sets its own), with the session's token as `Authorization` and the
+/// headers (the forwarder sets its own), with the session's token as `Authorization` (another
+/// scheme, such as Basic for the client-credentials grant, goes through as sent) and the
 /// client's address appended to `X-Forwarded-For`.
 pub fn upstream_headers(
     mut headers: HeaderMap,
@@ -117,7 +118,7 @@ pub fn upstream_headers(
     public_https: bool,
 ) -> HeaderMap {
     strip_hop_by_hop(&mut headers);
-    for name in [header::COOKIE, header::HOST, header::AUTHORIZATION] {
+    for name in [header::COOKIE, header::HOST] {
         headers.remove(name);
     }
     headers.remove(&REQUEST_ID);
