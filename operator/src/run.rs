@@ -181,14 +181,16 @@ fn controller(client: &Client, namespace: Option<&str>, cloudnative_pg: bool) ->
     controller = owned::<PodDisruptionBudget>(controller, client, namespace);
     controller = owned::<Ingress>(controller, client, namespace);
     if cloudnative_pg {
-        for kind in [crate::build::Kind::PostgresCluster, crate::build::Kind::PostgresDatabase] {
+        for kind in [
+            crate::build::Kind::PostgresCluster,
+            crate::build::Kind::PostgresDatabase,
+        ] {
             let resource = kind.api_resource();
             let api = match namespace {
                 Some(ns) => Api::<kube::api::DynamicObject>::namespaced_with(client.clone(), ns, &resource),
                 None => Api::<kube::api::DynamicObject>::all_with(client.clone(), &resource),
             };
-            let config =
-                watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={}", crate::MANAGER));
+            let config = watcher::Config::default().labels(&format!("app.kubernetes.io/managed-by={}", crate::MANAGER));
             controller = controller.owns_with(api, resource, config);
         }
     }
