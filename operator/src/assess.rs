@@ -5,12 +5,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kube::ResourceExt;
 use serde_json::Value;
 
-use crate::Result;
-use crate::build::{self, Inputs, Kind};
-use crate::crd::{Phase, PostgresMode, ServiceName, ServiceStatus, Shop, ShopStatus};
+use crate::build::{self, Inputs, Kind, Postgres, Redis, Resolved};
+use crate::crd::{Phase, ServiceName, ServiceStatus, Shop, ShopStatus};
 use crate::status::{self, Observed};
 
 /// The live objects of one Shop, by kind and name, and the content hash of its Secrets (its
@@ -62,9 +60,8 @@ pub enum Migrations {
     Failed(String),
 }
 
-fn migrations(shop: &Shop, live: &Live, bootstrapped: bool) -> Migrations {
-    let name = shop.name_any();
-    let owners: Vec<ServiceName> = shop.spec.enabled_services().filter(|s| s.owns_database()).collect();
+fn migrations(spec: &Resolved, live: &Live, bootstrapped: bool) -> Migrations {
+    let owners = spec.database_owners();
     if owners.is_empty() {
         return Migrations::Succeeded;
     }
@@ -73,7 +70,7 @@ fn migrations(shop: &Shop, live: &Live, bootstrapped: bool) -> Migrations {
     }
     let mut all_done = true;
     for service in owners {
-        let job = build::migration_job_name(&name, &shop.spec.image, service);
+        let job = build::migration_job_name(&spec.name, &spec.image, service);
         match live.get(Kind::Job, &job).and_then(job_outcome) {
             Some(Ok(())) => {}
             Some(Err(why)) => return Migrations::Failed(format!("migration Job {job} failed: {why}")),
@@ -171,14 +168,21 @@ pub struct Assessment {
     pub rollout_failed: Vec<String>,
 }
 
-/// Assesses `shop` from its live objects.
-pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_pg: bool) -> Result<Assessment> {
-    let name = shop.name_any();
-    let spec = &shop.spec;
+/// Assesses `shop` (validated as `spec`) from its live objects.
+pub fn assess(
+    shop: &Shop,
+    spec: &Resolved,
+    live: &Live,
+    prometheus_operator: bool,
+    cloudnative_pg: bool,
+) -> Assessment {
+    let name = &spec.name;
     let mut observed = Vec::new();
+    let (postgres_image, major_change) = postgres_image(spec, live);
+    let kept_postgres_image = major_change.is_some().then(|| postgres_image.clone());
 
     // Postgres and the bootstrap Job.
-    let bootstrapped = if spec.postgres.external.is_some() {
+    let bootstrapped = if let Postgres::External(_) = spec.postgres {
         observed.push(Observed::new(
             status::DATABASE_READY,
             true,
@@ -186,7 +190,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
             "an external Postgres",
         ));
         true
-    } else if spec.postgres.mode() == PostgresMode::CloudNativePg {
+    } else if let Postgres::CloudNativePg { .. } = spec.postgres {
         let cluster = format!("{name}-pg");
         let ready = live.get(Kind::PostgresCluster, &cluster).is_some_and(|c| {
             c["status"]["conditions"]
@@ -195,13 +199,13 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
                 .flatten()
                 .any(|c| c["type"] == "Ready" && c["status"] == "True")
         });
-        let owners: Vec<ServiceName> = spec.enabled_services().filter(|s| s.owns_database()).collect();
+        let owners = spec.database_owners();
         let databases = owners.iter().all(|s| {
             live.get(Kind::PostgresDatabase, &format!("{name}-db-{s}"))
                 .is_some_and(|d| d["status"]["applied"] == true)
         });
         let migrations_exist = owners.iter().any(|s| {
-            live.get(Kind::Job, &build::migration_job_name(&name, &spec.image, *s))
+            live.get(Kind::Job, &build::migration_job_name(name, &spec.image, *s))
                 .is_some()
         });
         let (ok, reason, message) = match (cloudnative_pg, ready, databases) {
@@ -230,22 +234,13 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
         ok || migrations_exist
     } else {
         let pg_ready = ready_replicas(live.get(Kind::StatefulSet, &format!("{name}-postgres"))) >= 1;
-        let known = Inputs {
-            secret_hashes: live.secrets.clone(),
-            ..Inputs::default()
-        };
-        let bootstrap = build::build(shop, &known)?
-            .into_iter()
-            .find(|o| o.kind == Kind::Job)
-            .map(|o| o.name);
-        let outcome = bootstrap
-            .as_deref()
-            .and_then(|job| live.get(Kind::Job, job))
-            .and_then(job_outcome);
+        // The Job `build` makes for the Postgres image that runs (see `postgres_image`).
+        let bootstrap = build::bootstrap_job_name(spec, &postgres_image, &live.secrets);
+        let outcome = live.get(Kind::Job, &bootstrap).and_then(job_outcome);
         // Once the target image's migration Jobs exist they stay wanted, even while Postgres
         // restarts or a new bootstrap Job (a service switched on) runs.
-        let migrations_exist = spec.enabled_services().filter(|s| s.owns_database()).any(|s| {
-            live.get(Kind::Job, &build::migration_job_name(&name, &spec.image, s))
+        let migrations_exist = spec.database_owners().into_iter().any(|s| {
+            live.get(Kind::Job, &build::migration_job_name(name, &spec.image, s))
                 .is_some()
         });
         let (ok, reason, message) = match (pg_ready, &outcome) {
@@ -274,11 +269,11 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
             (false, _) => (false, "Starting", "Postgres is not ready".to_owned()),
         };
         observed.push(Observed::new(status::DATABASE_READY, ok, reason, message));
-        outcome == Some(Ok(())) || bootstrap.is_none() || migrations_exist
+        outcome == Some(Ok(())) || migrations_exist
     };
 
     // Redis.
-    if spec.redis.external.is_some() {
+    if let Redis::External { .. } = spec.redis {
         observed.push(Observed::new(
             status::CACHE_READY,
             true,
@@ -297,7 +292,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
     }
 
     // Migrations of the target image.
-    let migrations = migrations(shop, live, bootstrapped);
+    let migrations = migrations(spec, live, bootstrapped);
     let previous = shop.status.as_ref().and_then(|s| s.migrated_image.clone());
     let migrated_image = match &migrations {
         Migrations::Succeeded => Some(spec.image.clone()),
@@ -378,7 +373,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
     });
 
     // Refusals: data the generated Secrets no longer open, a Postgres major-version jump.
-    let mut refusal = live.orphaned_volume.as_ref().map(|pvc| Refusal {
+    let orphaned = live.orphaned_volume.as_ref().map(|pvc| Refusal {
         reason: "DataWithoutSecrets",
         message: format!(
             "the volume {pvc} holds databases whose superuser password was in the Secret {name}-postgres, which is gone \
@@ -387,30 +382,9 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
         ),
         blocks_writes: true,
     });
-    let mut postgres_image = None;
-    if spec.postgres.mode() == PostgresMode::Single
-        && let Some(live_image) = live
-            .get(Kind::StatefulSet, &format!("{name}-postgres"))
-            .and_then(|sts| sts["spec"]["template"]["spec"]["containers"][0]["image"].as_str())
-    {
-        let wanted = build::postgres_image(&spec.postgres);
-        if let (Some(from), Some(to)) = (build::postgres_major(live_image), build::postgres_major(&wanted))
-            && from != to
-        {
-            postgres_image = Some(live_image.to_owned());
-            refusal.get_or_insert(Refusal {
-                reason: "PostgresMajorChange",
-                message: format!(
-                    "spec.postgres.image {wanted} is Postgres {to}, but the data directory is Postgres {from}: a major \
-                     version cannot read it. Postgres keeps running {live_image}; upgrade with a dump and restore into \
-                     a new Shop (docs/operator.md), or set the image back to a {from}.x tag"
-                ),
-                blocks_writes: false,
-            });
-        }
-    }
+    let refusal = orphaned.or(major_change);
 
-    Ok(Assessment {
+    Assessment {
         refusal,
         inputs: Inputs {
             database_bootstrapped: bootstrapped,
@@ -418,7 +392,7 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
             prometheus_operator,
             cloudnative_pg,
             secret_hashes: live.secrets.clone(),
-            postgres_image,
+            postgres_image: kept_postgres_image,
         },
         observed,
         migrations,
@@ -426,7 +400,34 @@ pub fn assess(shop: &Shop, live: &Live, prometheus_operator: bool, cloudnative_p
         rolled_out,
         rolling,
         rollout_failed,
-    })
+    }
+}
+
+/// The image the single instance is to run: the spec's, unless it changes the major version of
+/// the live data directory. That is refused: the live image stays, with the refusal.
+fn postgres_image(spec: &Resolved, live: &Live) -> (String, Option<Refusal>) {
+    let Postgres::Single { image: wanted, .. } = &spec.postgres else {
+        return (String::new(), None);
+    };
+    let running = live
+        .get(Kind::StatefulSet, &spec.child("postgres"))
+        .and_then(|sts| sts["spec"]["template"]["spec"]["containers"][0]["image"].as_str());
+    if let Some(running) = running
+        && let (Some(from), Some(to)) = (build::postgres_major(running), build::postgres_major(wanted))
+        && from != to
+    {
+        let refusal = Refusal {
+            reason: "PostgresMajorChange",
+            message: format!(
+                "spec.postgres.image {wanted} is Postgres {to}, but the data directory is Postgres {from}: a major \
+                 version cannot read it. Postgres keeps running {running}; upgrade with a dump and restore into \
+                 a new Shop (docs/operator.md), or set the image back to a {from}.x tag"
+            ),
+            blocks_writes: false,
+        };
+        return (running.to_owned(), Some(refusal));
+    }
+    (wanted.clone(), None)
 }
 
 /// A step of the pass that failed (creating Secrets, applying, growing volumes): recorded in

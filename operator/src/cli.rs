@@ -92,7 +92,8 @@ pub fn render_objects(
     meta.namespace.get_or_insert_with(|| "default".to_owned());
     meta.uid
         .get_or_insert_with(|| "00000000-0000-0000-0000-000000000000".to_owned());
-    let secrets = crate::secrets::generate_all(shop, now, rng)?;
+    let spec = build::validate(shop)?;
+    let secrets = crate::secrets::generate_all(&spec, now, rng)?;
     let inputs = Inputs {
         database_bootstrapped: true,
         migrated_image: Some(shop.spec.image.clone()),
@@ -113,6 +114,6 @@ pub fn render_objects(
         }
         objects.push(secret.value);
     }
-    objects.extend(build::build(shop, &inputs)?.into_iter().map(|o| o.value));
+    objects.extend(build::build(&spec, &inputs)?.into_iter().map(|o| o.value));
     Ok(objects)
 }

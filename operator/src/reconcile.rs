@@ -1,8 +1,9 @@
 //! The reconciler: `reconcile(Arc<Shop>, Arc<Context>) -> Result<Action>` and `error_policy`.
 //!
-//! Each pass is a pipeline: validate → observe (one LIST per owned kind, by the Shop's label) →
-//! create missing Secrets → build the desired objects for the stage reached → apply what
-//! differs (server-side apply, one field manager) → delete orphans by label → update the status.
+//! Each pass is a pipeline: validate (the spec resolved with its defaults, which every later step
+//! reads) → observe (one LIST per owned kind, by the Shop's label) → assess → create missing
+//! Secrets → build the desired objects for the stage reached (once) → apply what differs
+//! (server-side apply, one field manager) → delete orphans by label → update the status.
 //! An unchanged Shop costs only reads: objects whose desired fields already hold are not
 //! re-applied, and the status is written only when it changed.
 //!
@@ -22,8 +23,8 @@ use serde_json::{Value, json};
 use tracing::{info, warn};
 
 use crate::assess::{self, Assessment, Live, StepFailure};
-use crate::build::{self, Kind, SHOP_LABEL};
-use crate::crd::{Phase, PostgresMode, Shop, ShopStatus};
+use crate::build::{self, Kind, Postgres, Resolved, SHOP_LABEL};
+use crate::crd::{Phase, Shop, ShopStatus};
 use crate::metrics::Metrics;
 use crate::{Error, MANAGER, Result};
 
@@ -111,16 +112,18 @@ fn kinds(ctx: &Context) -> impl Iterator<Item = Kind> + '_ {
 
 /// One LIST per kind, and a GET per external Secret the Shop names. Of Secrets only a hash
 /// of their content is kept (to roll the pods that use one when it changes).
-async fn observe(ctx: &Context, shop: &Shop, ns: &str) -> Result<Live> {
+async fn observe(ctx: &Context, spec: &Resolved, ns: &str) -> Result<Live> {
     let mut live = Live::default();
-    let lp = selector(&shop.name_any());
+    let lp = selector(&spec.name);
     let secrets = dynamic_api(&ctx.client, ns, Kind::Secret);
     for secret in secrets.list(&lp).await?.items {
         let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
         live.secrets.insert(secret.name_any(), hash);
     }
-    let superuser = crate::build::fit(format!("{}-postgres", shop.name_any()));
-    if shop.spec.postgres.mode() == PostgresMode::Single && !live.secrets.contains_key(&superuser) {
+    let superuser = spec.child("postgres");
+    if let Postgres::Single { .. } = spec.postgres
+        && !live.secrets.contains_key(&superuser)
+    {
         // Only while the Secret is missing (a new Shop, or one recreated over kept data).
         let pvc = format!("data-{superuser}-0");
         let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
@@ -128,8 +131,13 @@ async fn observe(ctx: &Context, shop: &Shop, ns: &str) -> Result<Live> {
             live.orphaned_volume = Some(pvc);
         }
     }
-    let mut external: Vec<String> = shop.spec.postgres.external.iter().flat_map(|e| e.secrets()).collect();
-    external.extend(shop.spec.redis.external.iter().map(|e| e.secret_ref.name.clone()));
+    let mut external = match &spec.postgres {
+        Postgres::External(e) => e.secrets(),
+        _ => Vec::new(),
+    };
+    if let build::Redis::External { secret } = &spec.redis {
+        external.push(secret.clone());
+    }
     for name in &external {
         if let Some(secret) = secrets.get_opt(name).await? {
             let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
@@ -159,8 +167,8 @@ pub fn is_subset(desired: &Value, live: &Value) -> bool {
 
 /// Creates the Secrets that do not exist yet. Existing ones are never touched. The content
 /// hash of each one created, by name.
-async fn create_secrets(shop: &Shop, ctx: &Context, ns: &str, live: &Live) -> Result<Vec<(String, String)>> {
-    let missing: Vec<String> = crate::secrets::wanted(shop)?
+async fn create_secrets(spec: &Resolved, ctx: &Context, ns: &str, live: &Live) -> Result<Vec<(String, String)>> {
+    let missing: Vec<String> = crate::secrets::wanted(spec)
         .into_iter()
         .filter(|name| !live.secrets.contains_key(name))
         .collect();
@@ -168,7 +176,7 @@ async fn create_secrets(shop: &Shop, ctx: &Context, ns: &str, live: &Live) -> Re
     if missing.is_empty() {
         return Ok(created);
     }
-    let secrets = crate::secrets::generate(shop, &missing, Utc::now(), &mut rand::rngs::OsRng)?;
+    let secrets = crate::secrets::generate(spec, &missing, Utc::now(), &mut rand::rngs::OsRng)?;
     let api = dynamic_api(&ctx.client, ns, Kind::Secret);
     for secret in &secrets {
         let object: DynamicObject = serde_json::from_value(secret.value.clone())?;
@@ -294,20 +302,10 @@ fn live_claim_templates(sts: &Value) -> Value {
 
 /// Grows the PVCs of the managed StatefulSets to the size the spec asks for. Only when the
 /// spec differs from the StatefulSet's (immutable) claim template is a PVC read at all.
-async fn grow_volumes(ctx: &Context, shop: &Shop, ns: &str, live: &Live) -> Result<()> {
-    let spec = &shop.spec;
-    let name = shop.name_any();
-    let mut wanted = Vec::new();
-    // CloudNativePG grows its own volumes when its storage size grows.
-    if spec.postgres.mode() == PostgresMode::Single {
-        wanted.push((format!("{name}-postgres"), spec.postgres.storage.clone()));
-    }
-    if spec.redis.external.is_none() && spec.redis.persistence.unwrap_or(false) {
-        wanted.push((format!("{name}-redis"), spec.redis.storage.clone()));
-    }
+async fn grow_volumes(ctx: &Context, spec: &Resolved, ns: &str, live: &Live) -> Result<()> {
     let pvcs: Api<k8s_openapi::api::core::v1::PersistentVolumeClaim> = Api::namespaced(ctx.client.clone(), ns);
-    for (sts, storage) in wanted {
-        let storage = storage.unwrap_or_else(|| "1Gi".to_owned());
+    // CloudNativePG grows its own volumes when its storage size grows.
+    for (sts, storage) in spec.volumes() {
         let Some(current) = live.get(Kind::StatefulSet, &sts) else {
             continue;
         };
@@ -366,7 +364,13 @@ async fn update_status(ctx: &Context, shop: &Shop, ns: &str, new: ShopStatus) ->
 
 /// Creates Secrets, applies, grows volumes: the steps that write. The first failure stops
 /// the pass; it is recorded in the status before the error reaches the backoff.
-async fn write(shop: &Shop, ctx: &Context, ns: &str, live: &Live, a: &Assessment) -> Result<(), (StepFailure, Error)> {
+async fn write(
+    spec: &Resolved,
+    ctx: &Context,
+    ns: &str,
+    live: &Live,
+    a: &Assessment,
+) -> Result<(), (StepFailure, Error)> {
     let fail = |reason: &'static str| {
         move |err: Error| {
             (
@@ -378,14 +382,14 @@ async fn write(shop: &Shop, ctx: &Context, ns: &str, live: &Live, a: &Assessment
             )
         }
     };
-    let created = create_secrets(shop, ctx, ns, live)
+    let created = create_secrets(spec, ctx, ns, live)
         .await
         .map_err(fail("SecretsFailed"))?;
     let mut inputs = a.inputs.clone();
     inputs.secret_hashes.extend(created);
-    let desired = build::build(shop, &inputs).map_err(fail("BuildFailed"))?;
+    let desired = build::build(spec, &inputs).map_err(fail("BuildFailed"))?;
     apply(ctx, ns, &desired, live).await.map_err(fail("ApplyFailed"))?;
-    grow_volumes(ctx, shop, ns, live)
+    grow_volumes(ctx, spec, ns, live)
         .await
         .map_err(fail("VolumeGrowFailed"))?;
     Ok(())
@@ -401,24 +405,28 @@ pub async fn reconcile(shop: Arc<Shop>, ctx: Arc<Context>) -> Result<Action> {
         // Owner references let the garbage collector remove every child.
         return Ok(Action::await_change());
     }
-    if let Err(Error::InvalidSpec(why)) = build::validate(&shop) {
-        let mut failed = shop.status.clone().unwrap_or_default();
-        failed.phase = Phase::Failed;
-        failed.phase_reason = Some(why);
-        failed.observed_generation = shop.metadata.generation;
-        update_status(&ctx, &shop, &ns, failed).await?;
-        ctx.forget_failures(&shop);
-        return Ok(Action::await_change());
-    }
+    let spec = match build::validate(&shop) {
+        Ok(spec) => spec,
+        Err(Error::InvalidSpec(why)) => {
+            let mut failed = shop.status.clone().unwrap_or_default();
+            failed.phase = Phase::Failed;
+            failed.phase_reason = Some(why);
+            failed.observed_generation = shop.metadata.generation;
+            update_status(&ctx, &shop, &ns, failed).await?;
+            ctx.forget_failures(&shop);
+            return Ok(Action::await_change());
+        }
+        Err(err) => return Err(err),
+    };
 
-    let live = observe(&ctx, &shop, &ns).await?;
+    let live = observe(&ctx, &spec, &ns).await?;
     let anything_exists = !live.objects.is_empty() || !live.secrets.is_empty();
-    let assessment = assess::assess(&shop, &live, ctx.prometheus_operator, ctx.cloudnative_pg)?;
+    let assessment = assess::assess(&shop, &spec, &live, ctx.prometheus_operator, ctx.cloudnative_pg);
     let blocked = assessment.refusal.as_ref().is_some_and(|r| r.blocks_writes);
-    let failed = if shop.spec.paused || blocked {
+    let failed = if spec.paused || blocked {
         None
     } else {
-        write(&shop, &ctx, &ns, &live, &assessment).await.err()
+        write(&spec, &ctx, &ns, &live, &assessment).await.err()
     };
     let new = assess::status_of(
         &shop,

@@ -17,19 +17,18 @@ use serde_json::{Value, json};
 
 use base64::Engine as _;
 
-use crate::build::{Ctx, Kind, Object, Stage, short_hash};
-use crate::crd::{PostgresMode, SERVICES, Shop};
+use crate::build::{Ctx, Kind, Object, Resolved, Stage, short_hash};
+use crate::crd::{PostgresMode, SERVICES};
 use crate::{Error, Result};
 
-/// The names of the Secrets `shop` needs, in creation order.
-pub fn wanted(shop: &Shop) -> Result<Vec<String>> {
-    let ctx = Ctx::new(shop)?;
-    let spec = &shop.spec;
+/// The names of the Secrets a Shop needs, in creation order.
+pub fn wanted(spec: &Resolved) -> Vec<String> {
+    let ctx = Ctx::new(spec);
     let mut names = Vec::new();
-    if spec.postgres.mode() == PostgresMode::Single {
+    if spec.postgres_mode() == PostgresMode::Single {
         names.push(ctx.child("postgres"));
     }
-    if spec.postgres.mode() != PostgresMode::External {
+    if spec.postgres_mode() != PostgresMode::External {
         names.extend(
             SERVICES
                 .into_iter()
@@ -37,11 +36,11 @@ pub fn wanted(shop: &Shop) -> Result<Vec<String>> {
                 .map(|s| ctx.db_secret(s)),
         );
     }
-    if spec.redis.external.is_none() {
+    if matches!(spec.redis, crate::build::Redis::Managed { .. }) {
         names.push(ctx.child("redis"));
     }
     names.extend(["jwt-signing", "jwt-public", "admin", "service-clients", "gateway"].map(|s| ctx.child(s)));
-    Ok(names)
+    names
 }
 
 /// Random lower-case hex.
@@ -60,15 +59,15 @@ pub fn kid(now: DateTime<Utc>, rng: &mut (impl RngCore + CryptoRng)) -> String {
 /// either is missing and the other exists, only the missing one can be made consistent, so
 /// both must be absent — otherwise that is reported).
 pub fn generate(
-    shop: &Shop,
+    spec: &Resolved,
     missing: &[String],
     now: DateTime<Utc>,
     rng: &mut (impl RngCore + CryptoRng),
 ) -> Result<Vec<Object>> {
-    let ctx = Ctx::new(shop)?;
+    let ctx = Ctx::new(spec);
     let wants = |suffix: &str| missing.contains(&ctx.child(suffix));
     let mut out = Vec::new();
-    let cnpg = shop.spec.postgres.mode() == PostgresMode::CloudNativePg;
+    let cnpg = spec.postgres_mode() == PostgresMode::CloudNativePg;
     let mut secret = |name: String, app: &str, data: Value| {
         // CloudNativePG reads a managed role's password from a basic-auth Secret.
         let type_ = if cnpg && data.get("username").is_some() {
@@ -159,8 +158,8 @@ pub fn generate(
 }
 
 /// Every Secret a new Shop gets (for `render` and tests).
-pub fn generate_all(shop: &Shop, now: DateTime<Utc>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Vec<Object>> {
-    generate(shop, &wanted(shop)?, now, rng)
+pub fn generate_all(spec: &Resolved, now: DateTime<Utc>, rng: &mut (impl RngCore + CryptoRng)) -> Result<Vec<Object>> {
+    generate(spec, &wanted(spec), now, rng)
 }
 
 /// A hash of a Secret's content (its keys and decoded values, from `data` and `stringData` as

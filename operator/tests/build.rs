@@ -9,7 +9,7 @@ use rand::SeedableRng;
 use rand::rngs::StdRng;
 use serde_json::Value;
 use shop_operator::Shop;
-use shop_operator::build::{Inputs, Kind, Object, build, migration_job_name};
+use shop_operator::build::{Inputs, Kind, Object, build, migration_job_name, validate};
 use shop_operator::crd::ServiceName;
 
 const EXAMPLES: [&str; 4] = ["minimal", "full", "external", "cloudnative-pg"];
@@ -37,12 +37,12 @@ fn done(shop: &Shop) -> Inputs {
 
 fn secrets(shop: &Shop) -> Vec<Object> {
     let now = Utc.with_ymd_and_hms(2026, 11, 23, 13, 5, 12).unwrap();
-    shop_operator::secrets::generate_all(shop, now, &mut StdRng::seed_from_u64(7)).unwrap()
+    shop_operator::secrets::generate_all(&validate(shop).unwrap(), now, &mut StdRng::seed_from_u64(7)).unwrap()
 }
 
 fn everything(shop: &Shop) -> Vec<Object> {
     let mut objects = secrets(shop);
-    objects.extend(build(shop, &done(shop)).unwrap());
+    objects.extend(build(&validate(shop).unwrap(), &done(shop)).unwrap());
     objects
 }
 
@@ -104,9 +104,15 @@ fn every_container_has_limits_and_the_restricted_profile() {
 #[test]
 fn deployments_wait_for_migrations() {
     let shop = example("minimal");
-    let kinds = |inputs: &Inputs| -> Vec<Kind> { build(&shop, inputs).unwrap().iter().map(|o| o.kind).collect() };
+    let kinds = |inputs: &Inputs| -> Vec<Kind> {
+        build(&validate(&shop).unwrap(), inputs)
+            .unwrap()
+            .iter()
+            .map(|o| o.kind)
+            .collect()
+    };
     let fresh = Inputs::default();
-    let objects = build(&shop, &fresh).unwrap();
+    let objects = build(&validate(&shop).unwrap(), &fresh).unwrap();
     assert!(!kinds(&fresh).contains(&Kind::Deployment));
     // Only the bootstrap Job before the databases exist: no migration Job yet.
     let jobs: Vec<&str> = objects
@@ -121,7 +127,7 @@ fn deployments_wait_for_migrations() {
         database_bootstrapped: true,
         ..Inputs::default()
     };
-    let objects = build(&shop, &bootstrapped).unwrap();
+    let objects = build(&validate(&shop).unwrap(), &bootstrapped).unwrap();
     assert!(
         !objects
             .iter()
@@ -146,7 +152,7 @@ fn deployments_wait_for_migrations() {
         migrated_image: Some("ghcr.io/shopkeeper-dev/shop:0.1.0".to_owned()),
         ..Inputs::default()
     };
-    let objects = build(&upgraded, &inputs).unwrap();
+    let objects = build(&validate(&upgraded).unwrap(), &inputs).unwrap();
     for o in objects.iter().filter(|o| o.kind == Kind::Deployment) {
         assert_eq!(
             o.value["spec"]["template"]["spec"]["containers"][0]["image"],
@@ -298,7 +304,7 @@ fn network_policies_cover_every_pod() {
 #[test]
 fn services_get_exactly_the_contract_variables() {
     let shop = example("minimal");
-    let objects = build(&shop, &done(&shop)).unwrap();
+    let objects = build(&validate(&shop).unwrap(), &done(&shop)).unwrap();
     let common = [
         "LISTEN_ADDR",
         "ADMIN_ADDR",
@@ -439,7 +445,7 @@ fn services_get_exactly_the_contract_variables() {
 #[test]
 fn autoscaling_replaces_fixed_replicas() {
     let shop = example("full");
-    let objects = build(&shop, &done(&shop)).unwrap();
+    let objects = build(&validate(&shop).unwrap(), &done(&shop)).unwrap();
     let get = |kind: Kind, name: &str| objects.iter().find(|o| o.kind == kind && o.name == name).cloned();
     let catalog = get(Kind::Deployment, "bazaar-catalog").unwrap();
     assert!(catalog.value["spec"].get("replicas").is_none());
@@ -589,13 +595,13 @@ fn every_derived_name_fits_for_the_longest_shop_name() {
     }
     let mut too_long = example("minimal");
     too_long.metadata.name = Some(format!("{long}x"));
-    assert!(build(&too_long, &done(&too_long)).is_err());
+    assert!(validate(&too_long).is_err());
 }
 
 #[test]
 fn the_traffic_facing_services_autoscale_by_default() {
     let shop = example("minimal");
-    let objects = build(&shop, &done(&shop)).unwrap();
+    let objects = build(&validate(&shop).unwrap(), &done(&shop)).unwrap();
     let hpas: BTreeSet<&str> = objects
         .iter()
         .filter(|o| o.kind == Kind::HorizontalPodAutoscaler)
@@ -613,7 +619,7 @@ fn the_traffic_facing_services_autoscale_by_default() {
     // A fixed replica count switches the default off.
     let mut fixed = shop.clone();
     fixed.spec.services.cart = Some(serde_json::from_value(serde_json::json!({"replicas": 3})).unwrap());
-    let objects = build(&fixed, &done(&fixed)).unwrap();
+    let objects = build(&validate(&fixed).unwrap(), &done(&fixed)).unwrap();
     assert!(
         !objects
             .iter()
@@ -680,7 +686,7 @@ fn an_external_postgres_may_give_each_service_its_own_secret() {
         }}))
         .unwrap(),
     );
-    let objects = build(&shop, &done(&shop)).unwrap();
+    let objects = build(&validate(&shop).unwrap(), &done(&shop)).unwrap();
     let url_of = |o: &Object| {
         o.value["spec"]["template"]["spec"]["containers"][0]["env"]
             .as_array()
@@ -714,7 +720,7 @@ fn an_external_postgres_may_give_each_service_its_own_secret() {
     }
     // A service without a Secret is refused before anything is built.
     shop.spec.postgres.external.as_mut().unwrap().services.remove("order");
-    assert!(build(&shop, &done(&shop)).unwrap_err().to_string().contains("order"));
+    assert!(validate(&shop).unwrap_err().to_string().contains("order"));
 }
 
 #[test]

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Ctx, Kind, Object, Stage, container_security, env, pod_security, resources, secret_env};
+use super::{Ctx, Kind, Object, Postgres, Redis, Stage, container_security, env, pod_security, resources, secret_env};
 use crate::Result;
 
 /// The uid of the `postgres` and `redis` users in the official images.
@@ -93,7 +93,6 @@ fn statefulset(
     )
 }
 
-/// The managed Postgres (nothing when it is external).
 /// The CloudNativePG `Cluster` of a Shop: `<shop>-pg`.
 pub(crate) fn cnpg_cluster_name(ctx: &Ctx) -> String {
     ctx.child("pg")
@@ -108,11 +107,18 @@ pub(crate) fn cnpg_rw_service(ctx: &Ctx) -> String {
 /// from the service's generated Secret), a `Database` per service owned by its role, and, with
 /// `backup`, WAL archiving and a `ScheduledBackup` to an object store.
 pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
-    let Some(spec) = &ctx.shop.spec.postgres.cloud_native_pg else {
+    let Postgres::CloudNativePg {
+        instances,
+        storage,
+        storage_class,
+        image_name,
+        backup,
+    } = &ctx.spec.postgres
+    else {
         return Vec::new();
     };
     let cluster = cnpg_cluster_name(ctx);
-    let owners = super::jobs::database_owners(ctx);
+    let owners = ctx.spec.database_owners();
     let roles: Vec<Value> = owners
         .iter()
         .map(|s| {
@@ -120,23 +126,22 @@ pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
                    "passwordSecret": {"name": ctx.db_secret(*s)}})
         })
         .collect();
-    let storage = spec.storage.as_deref().unwrap_or("10Gi");
-    let mut storage = json!({"size": crate::quantity::canonical(storage).unwrap_or_else(|| storage.to_owned())});
-    if let Some(class) = &spec.storage_class_name {
+    let mut storage = json!({"size": crate::quantity::canonical(storage).unwrap_or_else(|| storage.clone())});
+    if let Some(class) = storage_class {
         storage["storageClass"] = json!(class);
     }
     let mut body = json!({"spec": {
-        "instances": spec.instances.unwrap_or(3),
+        "instances": instances,
         "storage": storage,
         "enableSuperuserAccess": false,
         "managed": {"roles": roles},
         "resources": {"requests": {"cpu": "100m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
     }});
-    if let Some(image) = &spec.image_name {
+    if let Some(image) = image_name {
         body["spec"]["imageName"] = json!(image);
     }
-    if let Some(backup) = &spec.backup {
-        let secret = &backup.secret_ref.name;
+    if let Some(backup) = backup {
+        let secret = &backup.secret;
         let mut store = json!({
             "destinationPath": backup.destination_path,
             "s3Credentials": {
@@ -149,7 +154,7 @@ pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
         }
         body["spec"]["backup"] = json!({
             "barmanObjectStore": store,
-            "retentionPolicy": backup.retention.as_deref().unwrap_or("30d"),
+            "retentionPolicy": backup.retention,
         });
     }
     let mut objects = vec![ctx.object(
@@ -171,7 +176,7 @@ pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
                             "cluster": {"name": cluster}}}),
         ));
     }
-    if let Some(backup) = &spec.backup {
+    if let Some(backup) = backup {
         objects.push(ctx.object(
             Stage::Data,
             Kind::ScheduledBackup,
@@ -179,7 +184,7 @@ pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
             "postgres",
             "backup",
             json!({"spec": {
-                "schedule": backup.schedule.as_deref().unwrap_or("0 0 3 * * *"),
+                "schedule": backup.schedule,
                 "cluster": {"name": cluster},
                 "backupOwnerReference": "self",
                 "immediate": true,
@@ -187,11 +192,6 @@ pub fn cloudnative_pg(ctx: &Ctx) -> Vec<Object> {
         ));
     }
     objects
-}
-
-/// The Postgres image the spec asks for.
-pub fn postgres_image(spec: &crate::crd::PostgresSpec) -> String {
-    spec.image.clone().unwrap_or_else(|| POSTGRES_IMAGE.to_owned())
 }
 
 /// The major version in a Postgres image's tag (`postgres:17.2-bookworm` → 17); `None` for a
@@ -203,11 +203,17 @@ pub fn postgres_major(image: &str) -> Option<u32> {
     digits.parse().ok()
 }
 
+/// The single instance, running `image`: its StatefulSet and Services.
 pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
-    let spec = &ctx.shop.spec.postgres;
-    if spec.external.is_some() {
+    let Postgres::Single {
+        storage,
+        storage_class,
+        resources: given,
+        ..
+    } = &ctx.spec.postgres
+    else {
         return Ok(Vec::new());
-    }
+    };
     let container = json!({
         "name": "postgres",
         "image": image,
@@ -217,7 +223,7 @@ pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
             secret_env("POSTGRES_PASSWORD", &ctx.child("postgres"), "password"),
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
         ],
-        "resources": resources(spec.resources.as_ref(), "100m", "256Mi", "512Mi")?,
+        "resources": resources(given.as_ref(), "100m", "256Mi", "512Mi")?,
         "securityContext": container_security(),
         "readinessProbe": {
             "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
@@ -234,10 +240,7 @@ pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
         ],
     });
     let volumes = json!([{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]);
-    let claims = claim(
-        spec.storage.as_deref().unwrap_or("1Gi"),
-        spec.storage_class_name.as_ref(),
-    );
+    let claims = claim(storage, storage_class.as_ref());
     let mut objects = services(ctx, "postgres", "database", POSTGRES_PORT);
     objects.push(statefulset(
         ctx,
@@ -252,14 +255,19 @@ pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
 
 /// The managed Redis (nothing when it is external).
 pub fn redis(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, String>) -> Result<Vec<Object>> {
-    let spec = &ctx.shop.spec.redis;
-    if spec.external.is_some() {
+    let Redis::Managed {
+        image,
+        storage,
+        storage_class,
+        resources: given,
+    } = &ctx.spec.redis
+    else {
         return Ok(Vec::new());
-    }
-    let persistent = spec.persistence.unwrap_or(false);
+    };
+    let persistent = storage.is_some();
     let container = json!({
         "name": "redis",
-        "image": spec.image.as_deref().unwrap_or(REDIS_IMAGE),
+        "image": image,
         "imagePullPolicy": "IfNotPresent",
         // Through a shell so that the password stays out of the object and so that `yes`/`no`
         // never appear as bare YAML scalars (YAML 1.1 readers such as kubectl's take them as
@@ -270,19 +278,16 @@ pub fn redis(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, Strin
         )],
         "ports": [{"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}],
         "env": [secret_env("REDIS_PASSWORD", &ctx.child("redis"), "password")],
-        "resources": resources(spec.resources.as_ref(), "50m", "64Mi", "256Mi")?,
+        "resources": resources(given.as_ref(), "50m", "64Mi", "256Mi")?,
         "securityContext": container_security(),
         "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 5},
         "livenessProbe": {"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 10},
         "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}],
     });
-    let (volumes, claims) = if persistent {
+    let (volumes, claims) = if let Some(storage) = storage {
         (
             json!([{"name": "tmp", "emptyDir": {}}]),
-            Some(claim(
-                spec.storage.as_deref().unwrap_or("1Gi"),
-                spec.storage_class_name.as_ref(),
-            )),
+            Some(claim(storage, storage_class.as_ref())),
         )
     } else {
         (

@@ -2,29 +2,23 @@
 
 use serde_json::{Value, json};
 
+use std::collections::BTreeMap;
+
 use super::{
-    Ctx, IMAGE_ANNOTATION, Kind, Object, SERVICE_LABEL, SERVICE_UID, Stage, container_security, env, pod_security,
-    secret_env, short_hash,
+    Ctx, IMAGE_ANNOTATION, Kind, Object, Postgres, Resolved, SERVICE_LABEL, SERVICE_UID, Stage, container_security,
+    env, pod_security, secret_env, short_hash,
 };
-use crate::crd::{SERVICES, ServiceName};
+use crate::crd::ServiceName;
 
 /// `DATABASE_URL` of a service: its generated Secret, or the external Secret's key.
 pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> Value {
-    match &ctx.shop.spec.postgres.external {
-        Some(external) => {
+    match &ctx.spec.postgres {
+        Postgres::External(external) => {
             let (name, key) = external.url_of(service);
             secret_env("DATABASE_URL", &name, &key)
         }
-        None => secret_env("DATABASE_URL", &ctx.db_secret(service), "url"),
+        _ => secret_env("DATABASE_URL", &ctx.db_secret(service), "url"),
     }
-}
-
-/// The database-owning services that are switched on.
-pub(crate) fn database_owners(ctx: &Ctx) -> Vec<ServiceName> {
-    SERVICES
-        .into_iter()
-        .filter(|s| s.owns_database() && ctx.shop.spec.enabled(*s))
-        .collect()
 }
 
 /// Creates one role and one database per service, idempotently, and (re)sets the role's
@@ -60,22 +54,24 @@ fn job_spec(ctx: &Ctx, app: &str, component: &str, uid: i64, container: Value) -
     }})
 }
 
-/// The bootstrap Job (managed Postgres only), named by a hash of what it creates so a change
-/// runs a new one.
-pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &std::collections::BTreeMap<String, String>) -> Vec<Object> {
-    let pg = &ctx.shop.spec.postgres;
-    if pg.external.is_some() {
-        return Vec::new();
-    }
-    let owners = database_owners(ctx);
+/// The name of the bootstrap Job for Postgres `image`: `<shop>-db-bootstrap-<hash>`, the hash
+/// of what it creates, so a change runs a new one. The roles' passwords are in it too: a changed
+/// database Secret runs a new Job, which sets the role's password to the Secret's.
+pub fn bootstrap_job_name(spec: &Resolved, image: &str, secret_hashes: &BTreeMap<String, String>) -> String {
+    let owners = spec.database_owners();
     let services: Vec<&str> = owners.iter().map(|s| s.as_str()).collect();
-    // The roles' passwords are in the name too: a changed database Secret runs a new Job,
-    // which sets the role's password to the Secret's.
     let passwords: Vec<&str> = owners
         .iter()
-        .map(|s| secret_hashes.get(&ctx.db_secret(*s)).map_or("absent", String::as_str))
+        .map(|s| secret_hashes.get(&spec.db_secret(*s)).map_or("absent", String::as_str))
         .collect();
     let hash = short_hash(&[image, &services.join(" "), BOOTSTRAP_SCRIPT, &passwords.join(" ")], 8);
+    spec.child(&format!("db-bootstrap-{hash}"))
+}
+
+/// The bootstrap Job of the single instance running `image`.
+pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &BTreeMap<String, String>) -> Object {
+    let owners = ctx.spec.database_owners();
+    let services: Vec<&str> = owners.iter().map(|s| s.as_str()).collect();
     let mut envs = vec![
         env("PGHOST", ctx.child("postgres")),
         env("PGUSER", "postgres"),
@@ -101,14 +97,14 @@ pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &std::collections::BTree
         "securityContext": container_security(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
     });
-    vec![ctx.object(
+    ctx.object(
         Stage::Data,
         Kind::Job,
-        ctx.child(&format!("db-bootstrap-{hash}")),
+        bootstrap_job_name(ctx.spec, image, secret_hashes),
         "db-bootstrap",
         "bootstrap",
         job_spec(ctx, "db-bootstrap", "bootstrap", 999, container),
-    )]
+    )
 }
 
 /// `<shop>-migrate-<service>-<hash of image and service>`.
@@ -122,9 +118,12 @@ pub fn migration_job_name(shop: &str, image: &str, service: ServiceName) -> Stri
 
 /// One migration Job per database-owning service for `image`.
 pub fn migrations(ctx: &Ctx, image: &str) -> Vec<Object> {
-    database_owners(ctx)
-        .into_iter()
-        .map(|service| {
+    ctx.spec
+        .services
+        .iter()
+        .filter(|s| s.name.owns_database())
+        .map(|s| {
+            let service = s.name;
             let app = format!("migrate-{service}");
             let container = json!({
                 "name": "migrate",
@@ -135,7 +134,7 @@ pub fn migrations(ctx: &Ctx, image: &str) -> Vec<Object> {
                 "env": [
                     database_url(ctx, service),
                     env("LOG_FORMAT", "json"),
-                    env("RUST_LOG", ctx.shop.spec.services.get(service).log.unwrap_or_else(|| "info".to_owned())),
+                    env("RUST_LOG", s.log.clone()),
                 ],
                 "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
                 "securityContext": container_security(),
@@ -174,19 +173,22 @@ echo "backed up $DATABASES to $dir"
 /// The single instance's logical backup (when `postgres.backup` is set): its volume
 /// `<shop>-backups` (never deleted by the operator) and a CronJob `<shop>-backup`.
 pub fn backup(ctx: &Ctx, image: &str) -> Vec<Object> {
-    let Some(backup) = &ctx.shop.spec.postgres.backup else {
+    let Postgres::Single {
+        backup: Some(backup), ..
+    } = &ctx.spec.postgres
+    else {
         return Vec::new();
     };
-    let storage = backup.storage.as_deref().unwrap_or("2Gi");
+    let storage = &backup.storage;
     let mut claim = json!({"spec": {
         "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": crate::quantity::canonical(storage).unwrap_or_else(|| storage.to_owned())}},
+        "resources": {"requests": {"storage": crate::quantity::canonical(storage).unwrap_or_else(|| storage.clone())}},
     }});
-    if let Some(class) = &backup.storage_class_name {
+    if let Some(class) = &backup.storage_class {
         claim["spec"]["storageClassName"] = json!(class);
     }
     let volume = ctx.child("backups");
-    let databases: Vec<&str> = database_owners(ctx).iter().map(|s| s.as_str()).collect();
+    let databases: Vec<&str> = ctx.spec.database_owners().iter().map(|s| s.as_str()).collect();
     let container = json!({
         "name": "backup",
         "image": image,
@@ -197,7 +199,7 @@ pub fn backup(ctx: &Ctx, image: &str) -> Vec<Object> {
             env("PGUSER", "postgres"),
             secret_env("PGPASSWORD", &ctx.child("postgres"), "password"),
             env("DATABASES", databases.join(" ")),
-            env("KEEP", backup.keep.unwrap_or(7).to_string()),
+            env("KEEP", backup.keep.to_string()),
             env("HOME", "/tmp"),
         ],
         "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
@@ -210,7 +212,7 @@ pub fn backup(ctx: &Ctx, image: &str) -> Vec<Object> {
         volumes.push(json!({"name": "backups", "persistentVolumeClaim": {"claimName": volume.clone()}}));
     }
     let cronjob = json!({"spec": {
-        "schedule": backup.schedule.as_deref().unwrap_or("0 3 * * *"),
+        "schedule": backup.schedule,
         "concurrencyPolicy": "Forbid",
         "successfulJobsHistoryLimit": 3,
         "failedJobsHistoryLimit": 3,

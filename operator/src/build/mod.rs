@@ -1,4 +1,5 @@
-//! Pure builders: from a `Shop` and what was observed ([`Inputs`]) to the desired objects.
+//! Pure builders: from a validated Shop ([`Resolved`], made by [`validate`]) and what was
+//! observed ([`Inputs`]) to the desired objects.
 //!
 //! Nothing here talks to the API server, so everything is unit-tested from YAML fixtures. The
 //! objects come out in reconcile order and tagged with their [`Stage`]; a stage is only built
@@ -9,21 +10,25 @@ mod data;
 mod jobs;
 mod monitoring;
 mod network;
+mod resolved;
 mod workloads;
 
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
-use kube::{Resource, ResourceExt};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub(crate) use data::cnpg_rw_service;
-pub use data::{postgres_image, postgres_major};
-pub use jobs::migration_job_name;
+pub use data::postgres_major;
+pub use jobs::{bootstrap_job_name, migration_job_name};
+pub use resolved::{
+    CloudNativePgBackup, DEFAULT_REPLICAS, DEFAULT_TARGET_CPU, LogicalBackup, Postgres, Redis, Resolved, Scale,
+    Service, validate,
+};
 
-use crate::crd::{PostgresMode, ServiceName, Shop};
-use crate::{Error, Result};
+use crate::Result;
+use crate::crd::ServiceName;
 
 /// The label every object of a Shop carries (orphans are found by it).
 pub const SHOP_LABEL: &str = "shopkeeper.dev/shop";
@@ -184,31 +189,25 @@ pub struct Object {
 
 /// Naming, labels and ownership shared by every builder for one Shop.
 pub(crate) struct Ctx<'a> {
-    pub shop: &'a Shop,
+    pub spec: &'a Resolved,
     pub name: String,
     pub namespace: String,
     owner: OwnerReference,
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(shop: &'a Shop) -> Result<Self> {
-        let owner = shop
-            .controller_owner_ref(&())
-            .ok_or_else(|| Error::InvalidSpec("the Shop has no uid yet".to_owned()))?;
-        let namespace = shop
-            .namespace()
-            .ok_or_else(|| Error::InvalidSpec("the Shop has no namespace".to_owned()))?;
-        Ok(Self {
-            shop,
-            name: shop.name_any(),
-            namespace,
-            owner,
-        })
+    pub fn new(spec: &'a Resolved) -> Self {
+        Self {
+            spec,
+            name: spec.name.clone(),
+            namespace: spec.namespace.clone(),
+            owner: spec.owner.clone(),
+        }
     }
 
     /// `<shop>-<suffix>`, shortened with a hash if it would not fit a DNS label.
     pub fn child(&self, suffix: &str) -> String {
-        fit(format!("{}-{suffix}", self.name))
+        self.spec.child(suffix)
     }
 
     /// The labels selecting one component's pods.
@@ -269,7 +268,7 @@ impl<'a> Ctx<'a> {
 
     /// The Secret holding a service's generated database credentials.
     pub fn db_secret(&self, service: ServiceName) -> String {
-        self.child(&format!("db-{service}"))
+        self.spec.db_secret(service)
     }
 }
 
@@ -414,80 +413,31 @@ pub(crate) fn resources(
     }
 }
 
-/// Checks what the schema cannot.
-pub fn validate(shop: &Shop) -> Result<()> {
-    let spec = &shop.spec;
-    if spec.image.trim().is_empty() {
-        return Err(Error::InvalidSpec("spec.image is empty".to_owned()));
-    }
-    let name = shop.name_any();
-    let label = name.starts_with(|c: char| c.is_ascii_lowercase())
-        && !name.ends_with('-')
-        && name
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-    if name.len() > MAX_SHOP_NAME || !label {
-        return Err(Error::InvalidSpec(format!(
-            "the Shop's name {name:?} must be at most {MAX_SHOP_NAME} characters: a lower-case letter, then letters, digits and '-'"
-        )));
-    }
-    for service in crate::crd::SERVICES {
-        let s = spec.services.get(service);
-        if let Some(a) = &s.autoscaling
-            && a.min_replicas.unwrap_or(2) > a.max_replicas
-        {
-            return Err(Error::InvalidSpec(format!(
-                "services.{service}.autoscaling: minReplicas exceeds maxReplicas"
-            )));
-        }
-        if let Some(r) = &s.resources
-            && r.limits.as_ref().is_none_or(|l| !l.contains_key("memory"))
-        {
-            return Err(Error::InvalidSpec(format!(
-                "services.{service}.resources: a memory limit is required"
-            )));
-        }
-    }
-    if let Some(external) = &spec.postgres.external {
-        for service in spec.enabled_services().filter(|s| s.owns_database()) {
-            if external.url_of(service).0.is_empty() {
-                return Err(Error::InvalidSpec(format!(
-                    "postgres.external names no Secret for {service}'s DATABASE_URL"
-                )));
-            }
-        }
-    }
-    if spec.enabled_services().next().is_none() {
-        return Err(Error::InvalidSpec("every service is disabled".to_owned()));
-    }
-    Ok(())
-}
-
-/// Every object the operator wants to exist for `shop` at this point, in reconcile order.
-/// Secrets are not included: they are generated once ([`crate::secrets`]).
-pub fn build(shop: &Shop, inputs: &Inputs) -> Result<Vec<Object>> {
-    validate(shop)?;
-    let ctx = Ctx::new(shop)?;
+/// Every object the operator wants to exist for a validated Shop at this point, in reconcile
+/// order. Secrets are not included: they are generated once ([`crate::secrets`]).
+pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
+    let ctx = Ctx::new(spec);
     let mut objects = Vec::new();
     objects.extend(network::data(&ctx));
-    let postgres_image = inputs
-        .postgres_image
-        .clone()
-        .unwrap_or_else(|| data::postgres_image(&shop.spec.postgres));
-    match shop.spec.postgres.mode() {
-        PostgresMode::Single => {
-            objects.extend(data::postgres(&ctx, &postgres_image)?);
-            objects.extend(jobs::backup(&ctx, &postgres_image));
+    match &spec.postgres {
+        Postgres::Single { image, .. } => {
+            // A refused major-version change keeps the image that runs.
+            let image = inputs.postgres_image.as_deref().unwrap_or(image);
+            objects.extend(data::postgres(&ctx, image)?);
+            objects.extend(jobs::backup(&ctx, image));
+            objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
+            objects.push(jobs::bootstrap(&ctx, image, &inputs.secret_hashes));
         }
-        PostgresMode::CloudNativePg if inputs.cloudnative_pg => objects.extend(data::cloudnative_pg(&ctx)),
-        PostgresMode::CloudNativePg | PostgresMode::External => {}
-    }
-    objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
-    if shop.spec.postgres.mode() == PostgresMode::Single {
-        objects.extend(jobs::bootstrap(&ctx, &postgres_image, &inputs.secret_hashes));
+        Postgres::CloudNativePg { .. } => {
+            if inputs.cloudnative_pg {
+                objects.extend(data::cloudnative_pg(&ctx));
+            }
+            objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
+        }
+        Postgres::External(_) => objects.extend(data::redis(&ctx, &inputs.secret_hashes)?),
     }
     if inputs.database_bootstrapped {
-        objects.extend(jobs::migrations(&ctx, &shop.spec.image));
+        objects.extend(jobs::migrations(&ctx, &spec.image));
     }
     if let Some(image) = &inputs.migrated_image {
         objects.extend(workloads::services(&ctx, image, &inputs.secret_hashes)?);

@@ -6,7 +6,7 @@ use super::{Ctx, Kind, Object, Stage};
 
 /// The ServiceMonitor and PrometheusRule the spec asks for.
 pub fn objects(ctx: &Ctx) -> Vec<Object> {
-    let monitoring = &ctx.shop.spec.monitoring;
+    let monitoring = &ctx.spec.monitoring;
     let mut objects = Vec::new();
     if monitoring.service_monitor {
         objects.push(ctx.object(

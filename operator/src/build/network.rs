@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::data::{POSTGRES_PORT, REDIS_PORT};
-use super::jobs::database_owners;
 use super::workloads::{ADMIN_PORT, API_PORT};
-use super::{Ctx, Kind, Object, Stage};
-use crate::crd::{PostgresMode, SERVICES, ServiceName};
+use super::{Ctx, Kind, Object, Postgres, Redis, Stage};
+use crate::crd::ServiceName;
 
 fn port(port: i32) -> Value {
     json!({"protocol": "TCP", "port": port})
@@ -29,13 +28,13 @@ fn prometheus() -> Value {
 /// Where Postgres answers: the single instance's pods, CloudNativePG's instances (by the label
 /// it gives them; they are fenced by CloudNativePG, not by the Shop's policies), or anywhere.
 fn postgres_peer(ctx: &Ctx) -> Value {
-    match ctx.shop.spec.postgres.mode() {
-        PostgresMode::Single => pods(ctx.selector("postgres")),
-        PostgresMode::CloudNativePg => pods(BTreeMap::from([(
+    match ctx.spec.postgres {
+        Postgres::Single { .. } => pods(ctx.selector("postgres")),
+        Postgres::CloudNativePg { .. } => pods(BTreeMap::from([(
             "cnpg.io/cluster".to_owned(),
             super::data::cnpg_cluster_name(ctx),
         )])),
-        PostgresMode::External => anywhere(),
+        Postgres::External(_) => anywhere(),
     }
 }
 
@@ -89,7 +88,7 @@ fn policy(ctx: &Ctx, stage: Stage, name: String, app: &str, selector: Value, ing
 /// Default deny (with DNS) for every pod of the Shop, and the data tier's own edges. Applied
 /// with the data tier so no Shop pod ever runs unfenced.
 pub fn data(ctx: &Ctx) -> Vec<Object> {
-    let spec = &ctx.shop.spec;
+    let spec = ctx.spec;
     let mut objects = vec![policy(
         ctx,
         Stage::Data,
@@ -103,8 +102,9 @@ pub fn data(ctx: &Ctx) -> Vec<Object> {
         }]),
     )];
     let postgres_peer = postgres_peer(ctx);
-    if spec.postgres.mode() == PostgresMode::Single {
-        let mut from: Vec<Value> = database_owners(ctx)
+    if let Postgres::Single { backup, .. } = &spec.postgres {
+        let mut from: Vec<Value> = spec
+            .database_owners()
             .into_iter()
             .flat_map(|s| {
                 [
@@ -114,7 +114,7 @@ pub fn data(ctx: &Ctx) -> Vec<Object> {
             })
             .collect();
         from.push(pods(ctx.selector("db-bootstrap")));
-        if spec.postgres.backup.is_some() {
+        if backup.is_some() {
             from.push(pods(ctx.selector("db-backup")));
             objects.push(policy(
                 ctx,
@@ -145,10 +145,10 @@ pub fn data(ctx: &Ctx) -> Vec<Object> {
             json!([{"to": [postgres_peer.clone()], "ports": [port(POSTGRES_PORT)]}]),
         ));
     }
-    if spec.redis.external.is_none() {
-        let from: Vec<Value> = SERVICES
-            .into_iter()
-            .filter(|s| s.uses_redis() && spec.enabled(*s))
+    if let Redis::Managed { .. } = spec.redis {
+        let from: Vec<Value> = spec
+            .enabled_services()
+            .filter(|s| s.uses_redis())
             .map(|s| pods(ctx.selector(s.as_str())))
             .collect();
         objects.push(policy(
@@ -178,7 +178,7 @@ pub fn data(ctx: &Ctx) -> Vec<Object> {
 
 /// Per service: who may call it, whom it may call.
 pub fn services(ctx: &Ctx) -> Vec<Object> {
-    let spec = &ctx.shop.spec;
+    let spec = ctx.spec;
     let mut objects = Vec::new();
     for service in spec.enabled_services() {
         let app = service.as_str();
@@ -208,10 +208,9 @@ pub fn services(ctx: &Ctx) -> Vec<Object> {
             egress.push(json!({"to": [postgres_peer(ctx)], "ports": [port(POSTGRES_PORT)]}));
         }
         if service.uses_redis() {
-            let to = if spec.redis.external.is_some() {
-                anywhere()
-            } else {
-                pods(ctx.selector("redis"))
+            let to = match spec.redis {
+                Redis::External { .. } => anywhere(),
+                Redis::Managed { .. } => pods(ctx.selector("redis")),
             };
             egress.push(json!({"to": [to], "ports": [port(REDIS_PORT)]}));
         }

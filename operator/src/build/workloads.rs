@@ -4,11 +4,11 @@ use serde_json::{Value, json};
 use shop_contract::{Placement, Value as EnvValue};
 
 use super::{
-    Ctx, Kind, Object, SERVICE_UID, SHUTDOWN_DELAY_SECS, Stage, TERMINATION_GRACE_SECS, container_security, env,
-    pod_security, resources, secret_env,
+    Ctx, Kind, Object, Postgres, Redis, SERVICE_UID, SHUTDOWN_DELAY_SECS, Scale, Service, Stage,
+    TERMINATION_GRACE_SECS, container_security, env, pod_security, resources, secret_env,
 };
 use crate::Result;
-use crate::crd::{SERVICES, ServiceName};
+use crate::crd::ServiceName;
 
 pub const API_PORT: i32 = 8080;
 pub const ADMIN_PORT: i32 = 9090;
@@ -18,8 +18,6 @@ pub const SIGNING_KEYS_DIR: &str = "/etc/shopkeeper/jwt-signing";
 pub const PUBLIC_KEYS_DIR: &str = "/etc/shopkeeper/jwt-public";
 /// Where auth's clients file is mounted.
 pub const CLIENTS_DIR: &str = "/etc/shopkeeper/service-clients";
-/// Default replicas of a service without autoscaling.
-pub const DEFAULT_REPLICAS: i32 = 2;
 
 /// `http://<shop>-<service>:8080`.
 pub(crate) fn service_url(ctx: &Ctx, service: ServiceName) -> String {
@@ -49,12 +47,9 @@ impl Placement for InCluster<'_> {
     }
     fn log_filter(&self, service: ServiceName) -> String {
         self.ctx
-            .shop
             .spec
-            .services
-            .get(service)
-            .log
-            .unwrap_or_else(|| "info".to_owned())
+            .service(service)
+            .map_or_else(|| "info".to_owned(), |s| s.log.clone())
     }
     fn url(&self, service: ServiceName) -> String {
         service_url(self.ctx, service)
@@ -63,18 +58,18 @@ impl Placement for InCluster<'_> {
         format!("http://{}", self.ctx.child(ServiceName::Auth.as_str()))
     }
     fn database_url(&self, service: ServiceName) -> EnvValue {
-        match &self.ctx.shop.spec.postgres.external {
-            Some(external) => {
+        match &self.ctx.spec.postgres {
+            Postgres::External(external) => {
                 let (name, key) = external.url_of(service);
                 EnvValue::secret(name, key)
             }
-            None => EnvValue::secret(self.ctx.db_secret(service), "url"),
+            _ => EnvValue::secret(self.ctx.db_secret(service), "url"),
         }
     }
     fn redis_url(&self) -> EnvValue {
-        match &self.ctx.shop.spec.redis.external {
-            Some(external) => EnvValue::secret(&external.secret_ref.name, "url"),
-            None => EnvValue::secret(self.ctx.child("redis"), "url"),
+        match &self.ctx.spec.redis {
+            Redis::External { secret } => EnvValue::secret(secret, "url"),
+            Redis::Managed { .. } => EnvValue::secret(self.ctx.child("redis"), "url"),
         }
     }
     fn signing_keys_dir(&self) -> String {
@@ -87,7 +82,7 @@ impl Placement for InCluster<'_> {
         format!("{CLIENTS_DIR}/clients")
     }
     fn admin_email(&self) -> String {
-        self.ctx.shop.spec.admin_email()
+        self.ctx.spec.admin_email.clone()
     }
     fn admin_password(&self) -> EnvValue {
         EnvValue::secret(self.ctx.child("admin"), "password")
@@ -107,14 +102,14 @@ impl Placement for InCluster<'_> {
         }
     }
     fn currency(&self) -> String {
-        self.ctx.shop.spec.currency.clone()
+        self.ctx.spec.currency.clone()
     }
     fn public_url(&self) -> String {
-        self.ctx.shop.spec.url()
+        self.ctx.spec.url.clone()
     }
     fn secure_cookies(&self) -> bool {
         // Browsers drop `Secure` cookies over plain http (a dev cluster without TLS).
-        self.ctx.shop.spec.url().starts_with("https://")
+        self.ctx.spec.url.starts_with("https://")
     }
     fn session_secret(&self) -> EnvValue {
         EnvValue::secret(self.ctx.child("gateway"), "session-secret")
@@ -152,11 +147,11 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Value {
 
 fn deployment(
     ctx: &Ctx,
-    service: ServiceName,
+    spec: &Service,
     image: &str,
     secret_hashes: &std::collections::BTreeMap<String, String>,
 ) -> Result<Object> {
-    let spec = ctx.shop.spec.services.get(service);
+    let service = spec.name;
     let app = service.as_str();
     let keys = if service == ServiceName::Auth {
         (ctx.child("jwt-signing"), SIGNING_KEYS_DIR)
@@ -226,8 +221,8 @@ fn deployment(
         },
     }});
     // With autoscaling the HPA owns `replicas`; leaving it out keeps the two from fighting.
-    if spec.autoscaling_for(service).is_none() {
-        body["spec"]["replicas"] = json!(spec.replicas.unwrap_or(DEFAULT_REPLICAS));
+    if let Scale::Fixed(replicas) = spec.scale {
+        body["spec"]["replicas"] = json!(replicas);
     }
     let mut object = ctx.object(Stage::Workloads, Kind::Deployment, ctx.child(app), app, "service", body);
     super::annotate_secrets(&mut object, secret_hashes);
@@ -241,10 +236,9 @@ pub fn services(
     secret_hashes: &std::collections::BTreeMap<String, String>,
 ) -> Result<Vec<Object>> {
     let mut objects = Vec::new();
-    for service in SERVICES.into_iter().filter(|s| ctx.shop.spec.enabled(*s)) {
-        let app = service.as_str();
-        let spec = ctx.shop.spec.services.get(service);
-        objects.push(deployment(ctx, service, image, secret_hashes)?);
+    for spec in &ctx.spec.services {
+        let app = spec.name.as_str();
+        objects.push(deployment(ctx, spec, image, secret_hashes)?);
         objects.push(ctx.object(
             Stage::Workloads,
             Kind::Service,
@@ -260,7 +254,7 @@ pub fn services(
                 ],
             }}),
         ));
-        if let Some(a) = &spec.autoscaling_for(service) {
+        if let Scale::Auto { min, max, target_cpu } = spec.scale {
             objects.push(ctx.object(
                 Stage::Workloads,
                 Kind::HorizontalPodAutoscaler,
@@ -269,11 +263,11 @@ pub fn services(
                 "service",
                 json!({"spec": {
                     "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ctx.child(app)},
-                    "minReplicas": a.min_replicas.unwrap_or(DEFAULT_REPLICAS),
-                    "maxReplicas": a.max_replicas,
+                    "minReplicas": min,
+                    "maxReplicas": max,
                     "metrics": [{"type": "Resource", "resource": {
                         "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": a.target_cpu.unwrap_or(70)},
+                        "target": {"type": "Utilization", "averageUtilization": target_cpu},
                     }}],
                 }}),
             ));
@@ -292,11 +286,11 @@ pub fn services(
 
 /// The Ingress to the gateway (none when the gateway is off).
 pub fn ingress(ctx: &Ctx) -> Vec<Object> {
-    let spec = &ctx.shop.spec;
+    let spec = ctx.spec;
     if !spec.enabled(ServiceName::Gateway) {
         return Vec::new();
     }
-    let ingress = spec.ingress.clone().unwrap_or_default();
+    let ingress = &spec.ingress;
     let mut body = json!({"spec": {"rules": [{
         "host": spec.host,
         "http": {"paths": [{
