@@ -223,7 +223,7 @@ pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
             secret_env("POSTGRES_PASSWORD", &ctx.child("postgres"), "password"),
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
         ],
-        "resources": resources(given.as_ref(), "100m", "256Mi", "512Mi")?,
+        "resources": resources(given.as_ref(), "100m", "256Mi", "512Mi"),
         "securityContext": container_security(),
         "readinessProbe": {
             "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
@@ -278,7 +278,7 @@ pub fn redis(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, Strin
         )],
         "ports": [{"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}],
         "env": [secret_env("REDIS_PASSWORD", &ctx.child("redis"), "password")],
-        "resources": resources(given.as_ref(), "50m", "64Mi", "256Mi")?,
+        "resources": resources(given.as_ref(), "50m", "64Mi", "256Mi"),
         "securityContext": container_security(),
         "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 5},
         "livenessProbe": {"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 10},

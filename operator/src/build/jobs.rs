@@ -4,6 +4,8 @@ use serde_json::{Value, json};
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::api::core::v1::EnvVar;
+
 use super::{
     Ctx, IMAGE_ANNOTATION, Kind, Object, Postgres, Resolved, SERVICE_LABEL, SERVICE_UID, Stage, container_security,
     env, pod_security, secret_env, short_hash,
@@ -11,7 +13,7 @@ use super::{
 use crate::crd::ServiceName;
 
 /// `DATABASE_URL` of a service: its generated Secret, or the external Secret's key.
-pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> Value {
+pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> EnvVar {
     match &ctx.spec.postgres {
         Postgres::External(external) => {
             let (name, key) = external.url_of(service);

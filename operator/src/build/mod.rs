@@ -15,7 +15,13 @@ mod workloads;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference;
+use k8s_openapi::api::core::v1::{
+    Capabilities, EnvVar, EnvVarSource, PodSecurityContext, ResourceRequirements, SeccompProfile, SecretKeySelector,
+    SecurityContext,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -177,6 +183,28 @@ impl Kind {
     }
 }
 
+/// A `k8s-openapi` type the builders make, and its [`Kind`].
+pub(crate) trait Typed: k8s_openapi::Resource + k8s_openapi::Metadata<Ty = ObjectMeta> + Serialize {
+    const OBJECT_KIND: Kind;
+}
+
+macro_rules! typed {
+    ($($kind:ident => $ty:ty),* $(,)?) => {
+        $(impl Typed for $ty {
+            const OBJECT_KIND: Kind = Kind::$kind;
+        })*
+    };
+}
+
+typed! {
+    Deployment => k8s_openapi::api::apps::v1::Deployment,
+    Service => k8s_openapi::api::core::v1::Service,
+    HorizontalPodAutoscaler => k8s_openapi::api::autoscaling::v2::HorizontalPodAutoscaler,
+    PodDisruptionBudget => k8s_openapi::api::policy::v1::PodDisruptionBudget,
+    Ingress => k8s_openapi::api::networking::v1::Ingress,
+    NetworkPolicy => k8s_openapi::api::networking::v1::NetworkPolicy,
+}
+
 /// One desired object.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Object {
@@ -238,13 +266,37 @@ impl<'a> Ctx<'a> {
         ])
     }
 
+    /// A selector of one component's pods.
+    pub fn label_selector(&self, app: &str) -> LabelSelector {
+        LabelSelector {
+            match_labels: Some(self.selector(app)),
+            ..LabelSelector::default()
+        }
+    }
+
     /// `metadata` of a child object.
+    pub fn metadata(&self, name: &str, app: &str, component: &str) -> ObjectMeta {
+        ObjectMeta {
+            name: Some(name.to_owned()),
+            namespace: Some(self.namespace.clone()),
+            labels: Some(self.labels(app, component)),
+            owner_references: Some(vec![self.owner.clone()]),
+            ..ObjectMeta::default()
+        }
+    }
+
+    /// `metadata` of a child object, as JSON.
     pub fn meta(&self, name: &str, app: &str, component: &str) -> Value {
-        json!({
-            "name": name,
-            "namespace": self.namespace,
-            "labels": self.labels(app, component),
-            "ownerReferences": [self.owner],
+        json!(self.metadata(name, app, component))
+    }
+
+    /// A typed object, serialized into the form the rest of the pipeline compares and applies.
+    pub fn typed<K: Typed>(&self, stage: Stage, object: &K) -> Result<Object> {
+        Ok(Object {
+            stage,
+            kind: K::OBJECT_KIND,
+            name: object.metadata().name.clone().unwrap_or_default(),
+            value: serde_json::to_value(object)?,
         })
     }
 
@@ -357,59 +409,101 @@ pub fn short_hash(parts: &[&str], len: usize) -> String {
 }
 
 /// The restricted Pod Security Standard, pod level.
-pub(crate) fn pod_security(uid: i64) -> Value {
-    json!({
-        "runAsNonRoot": true,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "fsGroup": uid,
-        "seccompProfile": {"type": "RuntimeDefault"},
-    })
+pub(crate) fn pod_security(uid: i64) -> PodSecurityContext {
+    PodSecurityContext {
+        run_as_non_root: Some(true),
+        run_as_user: Some(uid),
+        run_as_group: Some(uid),
+        fs_group: Some(uid),
+        seccomp_profile: Some(runtime_default()),
+        ..PodSecurityContext::default()
+    }
 }
 
 /// The restricted Pod Security Standard, container level.
-pub(crate) fn container_security() -> Value {
-    json!({
-        "allowPrivilegeEscalation": false,
-        "readOnlyRootFilesystem": true,
-        "runAsNonRoot": true,
-        "capabilities": {"drop": ["ALL"]},
-        "seccompProfile": {"type": "RuntimeDefault"},
-    })
+pub(crate) fn container_security() -> SecurityContext {
+    SecurityContext {
+        allow_privilege_escalation: Some(false),
+        read_only_root_filesystem: Some(true),
+        run_as_non_root: Some(true),
+        capabilities: Some(Capabilities {
+            drop: Some(vec!["ALL".to_owned()]),
+            ..Capabilities::default()
+        }),
+        seccomp_profile: Some(runtime_default()),
+        ..SecurityContext::default()
+    }
+}
+
+fn runtime_default() -> SeccompProfile {
+    SeccompProfile {
+        type_: "RuntimeDefault".to_owned(),
+        ..SeccompProfile::default()
+    }
 }
 
 /// An environment variable from a Secret key.
-pub(crate) fn secret_env(name: &str, secret: &str, key: &str) -> Value {
-    json!({"name": name, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+pub(crate) fn secret_env(name: &str, secret: &str, key: &str) -> EnvVar {
+    EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            secret_key_ref: Some(SecretKeySelector {
+                name: secret.to_owned(),
+                key: key.to_owned(),
+                ..SecretKeySelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    }
 }
 
 /// A plain environment variable (an empty one without `value`, as the API server stores it).
-pub(crate) fn env(name: &str, value: impl Into<String>) -> Value {
+pub(crate) fn env(name: &str, value: impl Into<String>) -> EnvVar {
     let value = value.into();
-    if value.is_empty() {
-        return json!({ "name": name });
+    EnvVar {
+        name: name.to_owned(),
+        value: (!value.is_empty()).then_some(value),
+        ..EnvVar::default()
     }
-    json!({"name": name, "value": value})
 }
 
-/// The resources of a container: the user's, else the defaults.
+/// `requests`/`limits` from `(resource, quantity)` pairs.
+pub(crate) fn quantities<const N: usize>(pairs: [(&str, &str); N]) -> BTreeMap<String, Quantity> {
+    pairs
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), Quantity(v.to_owned())))
+        .collect()
+}
+
+/// The resources of a container: the user's, as the API server will store them (so that the
+/// live object compares equal), else the defaults.
 pub(crate) fn resources(
-    given: Option<&k8s_openapi::api::core::v1::ResourceRequirements>,
+    given: Option<&ResourceRequirements>,
     cpu: &str,
     memory: &str,
     memory_limit: &str,
-) -> Result<Value> {
+) -> ResourceRequirements {
     match given {
         Some(r) => {
-            // As the API server will store them, so that the live object compares equal.
-            let mut value = serde_json::to_value(r)?;
-            crate::quantity::canonicalize(&mut value);
-            Ok(value)
+            let mut r = r.clone();
+            for q in r
+                .requests
+                .iter_mut()
+                .chain(r.limits.iter_mut())
+                .flat_map(|m| m.values_mut())
+            {
+                if let Some(canonical) = crate::quantity::canonical(&q.0) {
+                    q.0 = canonical;
+                }
+            }
+            r
         }
-        None => Ok(json!({
-            "requests": {"cpu": cpu, "memory": memory},
-            "limits": {"memory": memory_limit},
-        })),
+        None => ResourceRequirements {
+            requests: Some(quantities([("cpu", cpu), ("memory", memory)])),
+            limits: Some(quantities([("memory", memory_limit)])),
+            ..ResourceRequirements::default()
+        },
     }
 }
 
@@ -442,7 +536,7 @@ pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
     if let Some(image) = &inputs.migrated_image {
         objects.extend(workloads::services(&ctx, image, &inputs.secret_hashes)?);
         objects.extend(network::services(&ctx));
-        objects.extend(workloads::ingress(&ctx));
+        objects.extend(workloads::ingress(&ctx)?);
         if inputs.prometheus_operator {
             objects.extend(monitoring::objects(&ctx));
         }

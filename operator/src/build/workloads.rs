@@ -1,11 +1,29 @@
-//! The services: Deployments, Services, HPAs, PodDisruptionBudgets, and the Ingress.
+//! The services: Deployments, Services, HPAs, PodDisruptionBudgets, and the Ingress, built as
+//! typed `k8s-openapi` objects (a misspelled field does not compile).
 
-use serde_json::{Value, json};
+use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment};
+use k8s_openapi::api::autoscaling::v2::{
+    CrossVersionObjectReference, HorizontalPodAutoscaler, HorizontalPodAutoscalerSpec, MetricSpec, MetricTarget,
+    ResourceMetricSource,
+};
+use k8s_openapi::api::core::v1::{
+    self as k8s, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, KeyToPath, PodSpec,
+    PodTemplateSpec, Probe, SecretVolumeSource, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume,
+    VolumeMount,
+};
+use k8s_openapi::api::networking::v1::{
+    HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
+    IngressTLS, ServiceBackendPort,
+};
+use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use shop_contract::{Placement, Value as EnvValue};
 
 use super::{
-    Ctx, Kind, Object, Postgres, Redis, SERVICE_UID, SHUTDOWN_DELAY_SECS, Scale, Service, Stage,
-    TERMINATION_GRACE_SECS, container_security, env, pod_security, resources, secret_env,
+    Ctx, Object, Postgres, Redis, SERVICE_UID, SHUTDOWN_DELAY_SECS, Scale, Service, Stage, TERMINATION_GRACE_SECS,
+    container_security, env, pod_security, resources, secret_env,
 };
 use crate::Result;
 use crate::crd::ServiceName;
@@ -126,7 +144,7 @@ impl Placement for InCluster<'_> {
 }
 
 /// The environment of a service: exactly what `shop-contract` says it reads.
-fn environment(ctx: &Ctx, service: ServiceName) -> Vec<Value> {
+fn environment(ctx: &Ctx, service: ServiceName) -> Vec<EnvVar> {
     shop_contract::environment(service, &InCluster { ctx })
         .into_iter()
         .map(|var| match var.value {
@@ -136,13 +154,63 @@ fn environment(ctx: &Ctx, service: ServiceName) -> Vec<Value> {
         .collect()
 }
 
-fn http_probe(path: &str, period: i32, failures: i32) -> Value {
-    json!({
-        "httpGet": {"path": path, "port": "admin", "scheme": "HTTP"},
-        "periodSeconds": period,
-        "timeoutSeconds": 2,
-        "failureThreshold": failures,
-    })
+fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
+    Probe {
+        http_get: Some(HTTPGetAction {
+            path: Some(path.to_owned()),
+            port: IntOrString::String("admin".to_owned()),
+            scheme: Some("HTTP".to_owned()),
+            ..HTTPGetAction::default()
+        }),
+        period_seconds: Some(period),
+        timeout_seconds: Some(2),
+        failure_threshold: Some(failures),
+        ..Probe::default()
+    }
+}
+
+fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// An `emptyDir` volume bounded to `size`.
+fn scratch(name: &str, size: &str) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: Some(Quantity(size.to_owned())),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A Secret volume readable by the service's group only.
+fn secret_volume(name: &str, secret: String, items: Option<Vec<KeyToPath>>) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        secret: Some(SecretVolumeSource {
+            secret_name: Some(secret),
+            default_mode: Some(0o440),
+            items,
+            ..SecretVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+fn port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: port,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
 }
 
 fn deployment(
@@ -158,75 +226,99 @@ fn deployment(
     } else {
         (ctx.child("jwt-public"), PUBLIC_KEYS_DIR)
     };
-    let mut mounts = vec![
-        json!({"name": "tmp", "mountPath": "/tmp"}),
-        json!({"name": "jwt-keys", "mountPath": keys.1, "readOnly": true}),
-    ];
-    let mut volumes = vec![
-        json!({"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}),
-        json!({"name": "jwt-keys", "secret": {"secretName": keys.0, "defaultMode": 0o440}}),
-    ];
+    let mut mounts = vec![mount("tmp", "/tmp", false), mount("jwt-keys", keys.1, true)];
+    let mut volumes = vec![scratch("tmp", "256Mi"), secret_volume("jwt-keys", keys.0, None)];
     if service == ServiceName::Gateway {
         // The image proxy's disk cache: its own volume, bounded, so it never fills /tmp.
-        mounts.push(json!({"name": "image-cache", "mountPath": IMAGE_CACHE_DIR}));
-        volumes.push(json!({"name": "image-cache", "emptyDir": {"sizeLimit": "512Mi"}}));
+        mounts.push(mount("image-cache", IMAGE_CACHE_DIR, false));
+        volumes.push(scratch("image-cache", "512Mi"));
     }
     if service == ServiceName::Auth {
-        mounts.push(json!({"name": "service-clients", "mountPath": CLIENTS_DIR, "readOnly": true}));
-        volumes.push(json!({"name": "service-clients", "secret": {
-            "secretName": ctx.child("service-clients"),
-            "defaultMode": 0o440,
-            "items": [{"key": "clients", "path": "clients"}],
-        }}));
+        mounts.push(mount("service-clients", CLIENTS_DIR, true));
+        let clients = KeyToPath {
+            key: "clients".to_owned(),
+            path: "clients".to_owned(),
+            ..KeyToPath::default()
+        };
+        volumes.push(secret_volume(
+            "service-clients",
+            ctx.child("service-clients"),
+            Some(vec![clients]),
+        ));
     }
-    let container = json!({
-        "name": app,
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": [service.binary()],
-        "args": ["serve"],
-        "ports": [
-            {"name": "http", "containerPort": API_PORT, "protocol": "TCP"},
-            {"name": "admin", "containerPort": ADMIN_PORT, "protocol": "TCP"},
-        ],
-        "env": environment(ctx, service),
-        "resources": resources(spec.resources.as_ref(), "50m", "64Mi", "256Mi")?,
-        "securityContext": container_security(),
-        "startupProbe": http_probe("/health", 2, 30),
-        "livenessProbe": http_probe("/health", 10, 3),
-        "readinessProbe": http_probe("/ready", 5, 2),
-        "volumeMounts": mounts,
-    });
-    let mut body = json!({"spec": {
-        "revisionHistoryLimit": 5,
-        "selector": {"matchLabels": ctx.selector(app)},
-        // Never below capacity: a new pod must be ready before an old one goes.
-        "strategy": {"type": "RollingUpdate", "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1}},
-        "template": {
-            "metadata": {"labels": ctx.labels(app, "service")},
-            "spec": {
-                "automountServiceAccountToken": false,
-                "enableServiceLinks": false,
-                "terminationGracePeriodSeconds": TERMINATION_GRACE_SECS,
-                "securityContext": pod_security(SERVICE_UID),
-                "topologySpreadConstraints": [{
-                    "maxSkew": 1,
-                    "topologyKey": "kubernetes.io/hostname",
-                    "whenUnsatisfiable": "ScheduleAnyway",
-                    "labelSelector": {"matchLabels": ctx.selector(app)},
-                }],
-                "containers": [container],
-                "volumes": volumes,
+    let container = Container {
+        name: app.to_owned(),
+        image: Some(image.to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(vec![service.binary().to_owned()]),
+        args: Some(vec!["serve".to_owned()]),
+        ports: Some(vec![port("http", API_PORT), port("admin", ADMIN_PORT)]),
+        env: Some(environment(ctx, service)),
+        resources: Some(resources(spec.resources.as_ref(), "50m", "64Mi", "256Mi")),
+        security_context: Some(container_security()),
+        startup_probe: Some(http_probe("/health", 2, 30)),
+        liveness_probe: Some(http_probe("/health", 10, 3)),
+        readiness_probe: Some(http_probe("/ready", 5, 2)),
+        volume_mounts: Some(mounts),
+        ..Container::default()
+    };
+    let deployment = Deployment {
+        metadata: ctx.metadata(&ctx.child(app), app, "service"),
+        spec: DeploymentSpec {
+            // With autoscaling the HPA owns `replicas`; leaving it out keeps the two from fighting.
+            replicas: match spec.scale {
+                Scale::Fixed(replicas) => Some(replicas),
+                Scale::Auto { .. } => None,
             },
+            revision_history_limit: Some(5),
+            selector: ctx.label_selector(app),
+            // Never below capacity: a new pod must be ready before an old one goes.
+            strategy: Some(DeploymentStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                rolling_update: Some(RollingUpdateDeployment {
+                    max_unavailable: Some(IntOrString::Int(0)),
+                    max_surge: Some(IntOrString::Int(1)),
+                }),
+            }),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(ctx.labels(app, "service")),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    termination_grace_period_seconds: Some(TERMINATION_GRACE_SECS),
+                    security_context: Some(pod_security(SERVICE_UID)),
+                    topology_spread_constraints: Some(vec![TopologySpreadConstraint {
+                        max_skew: 1,
+                        topology_key: "kubernetes.io/hostname".to_owned(),
+                        when_unsatisfiable: "ScheduleAnyway".to_owned(),
+                        label_selector: Some(ctx.label_selector(app)),
+                        ..TopologySpreadConstraint::default()
+                    }]),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
+            },
+            ..DeploymentSpec::default()
         },
-    }});
-    // With autoscaling the HPA owns `replicas`; leaving it out keeps the two from fighting.
-    if let Scale::Fixed(replicas) = spec.scale {
-        body["spec"]["replicas"] = json!(replicas);
-    }
-    let mut object = ctx.object(Stage::Workloads, Kind::Deployment, ctx.child(app), app, "service", body);
+        ..Deployment::default()
+    };
+    let mut object = ctx.typed(Stage::Workloads, &deployment)?;
     super::annotate_secrets(&mut object, secret_hashes);
     Ok(object)
+}
+
+fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.to_owned()),
+        port,
+        target_port: Some(IntOrString::String(name.to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..ServicePort::default()
+    }
 }
 
 /// Deployment, Service, HPA and PDB of every enabled service, running `image`.
@@ -238,83 +330,107 @@ pub fn services(
     let mut objects = Vec::new();
     for spec in &ctx.spec.services {
         let app = spec.name.as_str();
+        let name = ctx.child(app);
+        let metadata = ctx.metadata(&name, app, "service");
         objects.push(deployment(ctx, spec, image, secret_hashes)?);
-        objects.push(ctx.object(
-            Stage::Workloads,
-            Kind::Service,
-            ctx.child(app),
-            app,
-            "service",
-            json!({"spec": {
-                "type": "ClusterIP",
-                "selector": ctx.selector(app),
-                "ports": [
-                    {"name": "http", "port": API_PORT, "targetPort": "http", "protocol": "TCP"},
-                    {"name": "admin", "port": ADMIN_PORT, "targetPort": "admin", "protocol": "TCP"},
-                ],
-            }}),
-        ));
+        let service = k8s::Service {
+            metadata: metadata.clone(),
+            spec: Some(ServiceSpec {
+                type_: Some("ClusterIP".to_owned()),
+                selector: Some(ctx.selector(app)),
+                ports: Some(vec![service_port("http", API_PORT), service_port("admin", ADMIN_PORT)]),
+                ..ServiceSpec::default()
+            }),
+            ..k8s::Service::default()
+        };
+        objects.push(ctx.typed(Stage::Workloads, &service)?);
         if let Scale::Auto { min, max, target_cpu } = spec.scale {
-            objects.push(ctx.object(
-                Stage::Workloads,
-                Kind::HorizontalPodAutoscaler,
-                ctx.child(app),
-                app,
-                "service",
-                json!({"spec": {
-                    "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": ctx.child(app)},
-                    "minReplicas": min,
-                    "maxReplicas": max,
-                    "metrics": [{"type": "Resource", "resource": {
-                        "name": "cpu",
-                        "target": {"type": "Utilization", "averageUtilization": target_cpu},
-                    }}],
-                }}),
-            ));
+            let hpa = HorizontalPodAutoscaler {
+                metadata: metadata.clone(),
+                spec: HorizontalPodAutoscalerSpec {
+                    scale_target_ref: CrossVersionObjectReference {
+                        api_version: Some("apps/v1".to_owned()),
+                        kind: "Deployment".to_owned(),
+                        name: name.clone(),
+                    },
+                    min_replicas: Some(min),
+                    max_replicas: max,
+                    metrics: Some(vec![MetricSpec {
+                        type_: "Resource".to_owned(),
+                        resource: Some(ResourceMetricSource {
+                            name: "cpu".to_owned(),
+                            target: MetricTarget {
+                                type_: "Utilization".to_owned(),
+                                average_utilization: Some(target_cpu),
+                                ..MetricTarget::default()
+                            },
+                        }),
+                        ..MetricSpec::default()
+                    }]),
+                    ..HorizontalPodAutoscalerSpec::default()
+                },
+                ..HorizontalPodAutoscaler::default()
+            };
+            objects.push(ctx.typed(Stage::Workloads, &hpa)?);
         }
-        objects.push(ctx.object(
-            Stage::Workloads,
-            Kind::PodDisruptionBudget,
-            ctx.child(app),
-            app,
-            "service",
-            json!({"spec": {"maxUnavailable": 1, "selector": {"matchLabels": ctx.selector(app)}}}),
-        ));
+        let pdb = PodDisruptionBudget {
+            metadata,
+            spec: Some(PodDisruptionBudgetSpec {
+                max_unavailable: Some(IntOrString::Int(1)),
+                selector: Some(ctx.label_selector(app)),
+                ..PodDisruptionBudgetSpec::default()
+            }),
+            ..PodDisruptionBudget::default()
+        };
+        objects.push(ctx.typed(Stage::Workloads, &pdb)?);
     }
     Ok(objects)
 }
 
 /// The Ingress to the gateway (none when the gateway is off).
-pub fn ingress(ctx: &Ctx) -> Vec<Object> {
+pub fn ingress(ctx: &Ctx) -> Result<Vec<Object>> {
     let spec = ctx.spec;
     if !spec.enabled(ServiceName::Gateway) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    let ingress = &spec.ingress;
-    let mut body = json!({"spec": {"rules": [{
-        "host": spec.host,
-        "http": {"paths": [{
-            "path": "/",
-            "pathType": "Prefix",
-            "backend": {"service": {"name": ctx.child("gateway"), "port": {"name": "http"}}},
-        }]},
-    }]}});
-    if let Some(class) = &ingress.class_name {
-        body["spec"]["ingressClassName"] = json!(class);
+    let options = &spec.ingress;
+    let mut metadata = ctx.metadata(&ctx.name, "gateway", "ingress");
+    if !options.annotations.is_empty() {
+        metadata.annotations = Some(options.annotations.clone());
     }
-    if let Some(tls) = &ingress.tls {
-        body["spec"]["tls"] = json!([{"hosts": [spec.host], "secretName": tls.secret_name}]);
-    }
-    let mut object = ctx.object(
-        Stage::Workloads,
-        Kind::Ingress,
-        ctx.name.clone(),
-        "gateway",
-        "ingress",
-        body,
-    );
-    if !ingress.annotations.is_empty() {
-        object.value["metadata"]["annotations"] = json!(ingress.annotations);
-    }
-    vec![object]
+    let backend = IngressBackend {
+        service: Some(IngressServiceBackend {
+            name: ctx.child("gateway"),
+            port: Some(ServiceBackendPort {
+                name: Some("http".to_owned()),
+                number: None,
+            }),
+        }),
+        ..IngressBackend::default()
+    };
+    let ingress = Ingress {
+        metadata,
+        spec: Some(IngressSpec {
+            ingress_class_name: options.class_name.clone(),
+            rules: Some(vec![IngressRule {
+                host: Some(spec.host.clone()),
+                http: Some(HTTPIngressRuleValue {
+                    paths: vec![HTTPIngressPath {
+                        path: Some("/".to_owned()),
+                        path_type: "Prefix".to_owned(),
+                        backend,
+                    }],
+                }),
+            }]),
+            tls: options.tls.as_ref().map(|tls| {
+                vec![IngressTLS {
+                    hosts: Some(vec![spec.host.clone()]),
+                    secret_name: Some(tls.secret_name.clone()),
+                }]
+            }),
+            ..IngressSpec::default()
+        }),
+        ..Ingress::default()
+    };
+    Ok(vec![ctx.typed(Stage::Workloads, &ingress)?])
 }
