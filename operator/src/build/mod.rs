@@ -512,7 +512,7 @@ pub(crate) fn resources(
 pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
     let ctx = Ctx::new(spec);
     let mut objects = Vec::new();
-    objects.extend(network::data(&ctx));
+    objects.extend(network::data(&ctx)?);
     match &spec.postgres {
         Postgres::Single { image, .. } => {
             // A refused major-version change keeps the image that runs.
@@ -535,7 +535,7 @@ pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
     }
     if let Some(image) = &inputs.migrated_image {
         objects.extend(workloads::services(&ctx, image, &inputs.secret_hashes)?);
-        objects.extend(network::services(&ctx));
+        objects.extend(network::services(&ctx)?);
         objects.extend(workloads::ingress(&ctx)?);
         if inputs.prometheus_operator {
             objects.extend(monitoring::objects(&ctx));
