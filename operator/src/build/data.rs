@@ -1,8 +1,20 @@
-//! Postgres and Redis: StatefulSets with their headless and client Services.
+//! Postgres and Redis: StatefulSets with their headless and client Services (typed
+//! `k8s-openapi` objects), and the CloudNativePG objects (JSON: their CRDs have no typed crate).
 
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
+use k8s_openapi::api::core::v1::{
+    Container, ExecAction, PersistentVolumeClaim, PersistentVolumeClaimSpec, PodSpec, PodTemplateSpec, Probe, Service,
+    ServiceSpec, TCPSocketAction, Volume, VolumeResourceRequirements,
+};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde_json::{Value, json};
 
-use super::{Ctx, Kind, Object, Postgres, Redis, Stage, container_security, env, pod_security, resources, secret_env};
+use super::{
+    Ctx, Kind, Object, Postgres, Redis, Stage, container_port, container_security, empty_dir, env, mount, pod_security,
+    resources, secret_env, service_port,
+};
 use crate::Result;
 
 /// The uid of the `postgres` and `redis` users in the official images.
@@ -12,85 +24,133 @@ pub const REDIS_IMAGE: &str = "redis:7.4";
 pub const POSTGRES_PORT: i32 = 5432;
 pub const REDIS_PORT: i32 = 6379;
 
-fn services(ctx: &Ctx, app: &str, component: &str, port: i32) -> Vec<Object> {
-    let name = ctx.child(app);
-    let headless = ctx.child(&format!("{app}-headless"));
-    let ports = json!([{"name": app, "port": port, "targetPort": app, "protocol": "TCP"}]);
-    vec![
-        ctx.object(
-            Stage::Data,
-            Kind::Service,
-            headless,
-            app,
-            component,
-            json!({"spec": {
-                "clusterIP": "None",
-                "publishNotReadyAddresses": true,
-                "selector": ctx.selector(app),
-                "ports": ports,
-            }}),
-        ),
-        ctx.object(
-            Stage::Data,
-            Kind::Service,
-            name,
-            app,
-            component,
-            json!({"spec": {"type": "ClusterIP", "selector": ctx.selector(app), "ports": ports}}),
-        ),
-    ]
+/// The headless Service (the StatefulSet's pod DNS) and the client Service.
+fn services(ctx: &Ctx, app: &str, component: &str, port: i32) -> Result<Vec<Object>> {
+    let service = |name: String, spec: ServiceSpec| Service {
+        metadata: ctx.metadata(&name, app, component),
+        spec: Some(ServiceSpec {
+            selector: Some(ctx.selector(app)),
+            ports: Some(vec![service_port(app, port)]),
+            ..spec
+        }),
+        ..Service::default()
+    };
+    let headless = service(
+        ctx.child(&format!("{app}-headless")),
+        ServiceSpec {
+            cluster_ip: Some("None".to_owned()),
+            publish_not_ready_addresses: Some(true),
+            ..ServiceSpec::default()
+        },
+    );
+    let client = service(
+        ctx.child(app),
+        ServiceSpec {
+            type_: Some("ClusterIP".to_owned()),
+            ..ServiceSpec::default()
+        },
+    );
+    Ok(vec![
+        ctx.typed(Stage::Data, &headless)?,
+        ctx.typed(Stage::Data, &client)?,
+    ])
 }
 
-fn claim(storage: &str, class: Option<&String>) -> Value {
+/// A `ReadWriteOnce` claim of `storage` (in the API server's canonical form).
+pub(crate) fn claim_spec(storage: &str, class: Option<&String>) -> PersistentVolumeClaimSpec {
     let storage = crate::quantity::canonical(storage).unwrap_or_else(|| storage.to_owned());
-    let mut spec = json!({
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": storage}},
-    });
-    if let Some(class) = class {
-        spec["storageClassName"] = json!(class);
+    PersistentVolumeClaimSpec {
+        access_modes: Some(vec!["ReadWriteOnce".to_owned()]),
+        resources: Some(VolumeResourceRequirements {
+            requests: Some([("storage".to_owned(), Quantity(storage))].into()),
+            ..VolumeResourceRequirements::default()
+        }),
+        storage_class_name: class.cloned(),
+        ..PersistentVolumeClaimSpec::default()
     }
-    json!({"metadata": {"name": "data"}, "spec": spec})
 }
 
-#[allow(clippy::too_many_arguments)]
+/// The claim template `data`.
+fn claim(storage: &str, class: Option<&String>) -> PersistentVolumeClaim {
+    PersistentVolumeClaim {
+        metadata: ObjectMeta {
+            name: Some("data".to_owned()),
+            ..ObjectMeta::default()
+        },
+        spec: Some(claim_spec(storage, class)),
+        ..PersistentVolumeClaim::default()
+    }
+}
+
 fn statefulset(
     ctx: &Ctx,
     app: &str,
     component: &str,
-    container: Value,
-    volumes: Value,
-    claims: Option<Value>,
-) -> Object {
-    let mut spec = json!({
-        "serviceName": ctx.child(&format!("{app}-headless")),
-        "replicas": 1,
-        "podManagementPolicy": "OrderedReady",
-        "updateStrategy": {"type": "RollingUpdate"},
-        "selector": {"matchLabels": ctx.selector(app)},
-        "template": {
-            "metadata": {"labels": ctx.labels(app, component)},
-            "spec": {
-                "automountServiceAccountToken": false,
-                "enableServiceLinks": false,
-                "terminationGracePeriodSeconds": 30,
-                "securityContext": pod_security(DATA_UID),
-                "containers": [container],
-                "volumes": volumes,
+    container: Container,
+    volumes: Vec<Volume>,
+    claim: Option<PersistentVolumeClaim>,
+) -> Result<Object> {
+    let sts = StatefulSet {
+        metadata: ctx.metadata(&ctx.child(app), app, component),
+        spec: StatefulSetSpec {
+            service_name: Some(ctx.child(&format!("{app}-headless"))),
+            replicas: Some(1),
+            pod_management_policy: Some("OrderedReady".to_owned()),
+            update_strategy: Some(StatefulSetUpdateStrategy {
+                type_: Some("RollingUpdate".to_owned()),
+                ..StatefulSetUpdateStrategy::default()
+            }),
+            selector: ctx.label_selector(app),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(ctx.labels(app, component)),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    automount_service_account_token: Some(false),
+                    enable_service_links: Some(false),
+                    termination_grace_period_seconds: Some(30),
+                    security_context: Some(pod_security(DATA_UID)),
+                    containers: vec![container],
+                    volumes: Some(volumes),
+                    ..PodSpec::default()
+                }),
             },
+            volume_claim_templates: claim.map(|c| vec![c]),
+            ..StatefulSetSpec::default()
         },
-    });
-    if let Some(claims) = claims {
-        spec["volumeClaimTemplates"] = json!([claims]);
+        ..StatefulSet::default()
+    };
+    let mut object = ctx.typed(Stage::Data, &sts)?;
+    if let Some(Value::Array(claims)) = object.value["spec"].get_mut("volumeClaimTemplates") {
+        // `k8s-openapi` writes `apiVersion` and `kind` into every PersistentVolumeClaim, the
+        // embedded templates too; the templates never had them (and are immutable), so they
+        // stay as they were.
+        for claim in claims.iter_mut().filter_map(Value::as_object_mut) {
+            claim.remove("apiVersion");
+            claim.remove("kind");
+        }
     }
-    ctx.object(
-        Stage::Data,
-        Kind::StatefulSet,
-        ctx.child(app),
-        app,
-        component,
-        json!({"spec": spec}),
-    )
+    Ok(object)
+}
+
+fn exec_probe(command: &[&str]) -> Probe {
+    Probe {
+        exec: Some(ExecAction {
+            command: Some(command.iter().map(|c| (*c).to_owned()).collect()),
+        }),
+        ..Probe::default()
+    }
+}
+
+fn tcp_probe(port: &str) -> Probe {
+    Probe {
+        tcp_socket: Some(TCPSocketAction {
+            port: IntOrString::String(port.to_owned()),
+            ..TCPSocketAction::default()
+        }),
+        ..Probe::default()
+    }
 }
 
 /// The CloudNativePG `Cluster` of a Shop: `<shop>-pg`.
@@ -214,42 +274,47 @@ pub fn postgres(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
     else {
         return Ok(Vec::new());
     };
-    let container = json!({
-        "name": "postgres",
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "ports": [{"name": "postgres", "containerPort": POSTGRES_PORT, "protocol": "TCP"}],
-        "env": [
+    let pg_isready = ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"];
+    let container = Container {
+        name: "postgres".to_owned(),
+        image: Some(image.to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        ports: Some(vec![container_port("postgres", POSTGRES_PORT)]),
+        env: Some(vec![
             secret_env("POSTGRES_PASSWORD", &ctx.child("postgres"), "password"),
             env("PGDATA", "/var/lib/postgresql/data/pgdata"),
-        ],
-        "resources": resources(given.as_ref(), "100m", "256Mi", "512Mi"),
-        "securityContext": container_security(),
-        "readinessProbe": {
-            "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
-            "periodSeconds": 5, "failureThreshold": 3,
-        },
-        "livenessProbe": {
-            "exec": {"command": ["pg_isready", "-U", "postgres", "-h", "127.0.0.1"]},
-            "initialDelaySeconds": 30, "periodSeconds": 10, "failureThreshold": 6,
-        },
-        "volumeMounts": [
-            {"name": "data", "mountPath": "/var/lib/postgresql/data"},
-            {"name": "run", "mountPath": "/var/run/postgresql"},
-            {"name": "tmp", "mountPath": "/tmp"},
-        ],
-    });
-    let volumes = json!([{"name": "run", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]);
-    let claims = claim(storage, storage_class.as_ref());
-    let mut objects = services(ctx, "postgres", "database", POSTGRES_PORT);
+        ]),
+        resources: Some(resources(given.as_ref(), "100m", "256Mi", "512Mi")),
+        security_context: Some(container_security()),
+        readiness_probe: Some(Probe {
+            period_seconds: Some(5),
+            failure_threshold: Some(3),
+            ..exec_probe(&pg_isready)
+        }),
+        liveness_probe: Some(Probe {
+            initial_delay_seconds: Some(30),
+            period_seconds: Some(10),
+            failure_threshold: Some(6),
+            ..exec_probe(&pg_isready)
+        }),
+        volume_mounts: Some(vec![
+            mount("data", "/var/lib/postgresql/data", false),
+            mount("run", "/var/run/postgresql", false),
+            mount("tmp", "/tmp", false),
+        ]),
+        ..Container::default()
+    };
+    let volumes = vec![empty_dir("run", None), empty_dir("tmp", None)];
+    let claim = claim(storage, storage_class.as_ref());
+    let mut objects = services(ctx, "postgres", "database", POSTGRES_PORT)?;
     objects.push(statefulset(
         ctx,
         "postgres",
         "database",
         container,
         volumes,
-        Some(claims),
-    ));
+        Some(claim),
+    )?);
     Ok(objects)
 }
 
@@ -264,39 +329,46 @@ pub fn redis(ctx: &Ctx, secret_hashes: &std::collections::BTreeMap<String, Strin
     else {
         return Ok(Vec::new());
     };
-    let persistent = storage.is_some();
-    let container = json!({
-        "name": "redis",
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
+    let appendonly = if storage.is_some() { "yes" } else { "no" };
+    let container = Container {
+        name: "redis".to_owned(),
+        image: Some(image.clone()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
         // Through a shell so that the password stays out of the object and so that `yes`/`no`
         // never appear as bare YAML scalars (YAML 1.1 readers such as kubectl's take them as
         // booleans).
-        "command": ["/bin/sh", "-c", format!(
-            "exec redis-server --requirepass \"$REDIS_PASSWORD\" --appendonly {} --save '' --dir /data",
-            if persistent { "yes" } else { "no" }
-        )],
-        "ports": [{"name": "redis", "containerPort": REDIS_PORT, "protocol": "TCP"}],
-        "env": [secret_env("REDIS_PASSWORD", &ctx.child("redis"), "password")],
-        "resources": resources(given.as_ref(), "50m", "64Mi", "256Mi"),
-        "securityContext": container_security(),
-        "readinessProbe": {"tcpSocket": {"port": "redis"}, "periodSeconds": 5},
-        "livenessProbe": {"tcpSocket": {"port": "redis"}, "initialDelaySeconds": 15, "periodSeconds": 10},
-        "volumeMounts": [{"name": "data", "mountPath": "/data"}, {"name": "tmp", "mountPath": "/tmp"}],
-    });
-    let (volumes, claims) = if let Some(storage) = storage {
-        (
-            json!([{"name": "tmp", "emptyDir": {}}]),
-            Some(claim(storage, storage_class.as_ref())),
-        )
-    } else {
-        (
-            json!([{"name": "data", "emptyDir": {}}, {"name": "tmp", "emptyDir": {}}]),
-            None,
-        )
+        command: Some(vec![
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            format!(
+                "exec redis-server --requirepass \"$REDIS_PASSWORD\" --appendonly {appendonly} --save '' --dir /data"
+            ),
+        ]),
+        ports: Some(vec![container_port("redis", REDIS_PORT)]),
+        env: Some(vec![secret_env("REDIS_PASSWORD", &ctx.child("redis"), "password")]),
+        resources: Some(resources(given.as_ref(), "50m", "64Mi", "256Mi")),
+        security_context: Some(container_security()),
+        readiness_probe: Some(Probe {
+            period_seconds: Some(5),
+            ..tcp_probe("redis")
+        }),
+        liveness_probe: Some(Probe {
+            initial_delay_seconds: Some(15),
+            period_seconds: Some(10),
+            ..tcp_probe("redis")
+        }),
+        volume_mounts: Some(vec![mount("data", "/data", false), mount("tmp", "/tmp", false)]),
+        ..Container::default()
     };
-    let mut objects = services(ctx, "redis", "cache", REDIS_PORT);
-    let mut redis = statefulset(ctx, "redis", "cache", container, volumes, claims);
+    let (volumes, claim) = match storage {
+        Some(storage) => (
+            vec![empty_dir("tmp", None)],
+            Some(claim(storage, storage_class.as_ref())),
+        ),
+        None => (vec![empty_dir("data", None), empty_dir("tmp", None)], None),
+    };
+    let mut objects = services(ctx, "redis", "cache", REDIS_PORT)?;
+    let mut redis = statefulset(ctx, "redis", "cache", container, volumes, claim)?;
     // Its password comes from a Secret: a new one restarts it (and its clients, likewise).
     super::annotate_secrets(&mut redis, secret_hashes);
     objects.push(redis);

@@ -16,11 +16,12 @@ mod workloads;
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{
-    Capabilities, EnvVar, EnvVarSource, PodSecurityContext, ResourceRequirements, SeccompProfile, SecretKeySelector,
-    SecurityContext,
+    Capabilities, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource, PodSecurityContext, ResourceRequirements,
+    SeccompProfile, SecretKeySelector, SecurityContext, ServicePort, Volume, VolumeMount,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta, OwnerReference};
+use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use serde::Serialize;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
@@ -203,6 +204,10 @@ typed! {
     PodDisruptionBudget => k8s_openapi::api::policy::v1::PodDisruptionBudget,
     Ingress => k8s_openapi::api::networking::v1::Ingress,
     NetworkPolicy => k8s_openapi::api::networking::v1::NetworkPolicy,
+    StatefulSet => k8s_openapi::api::apps::v1::StatefulSet,
+    Job => k8s_openapi::api::batch::v1::Job,
+    CronJob => k8s_openapi::api::batch::v1::CronJob,
+    PersistentVolumeClaim => k8s_openapi::api::core::v1::PersistentVolumeClaim,
 }
 
 /// One desired object.
@@ -465,6 +470,49 @@ pub(crate) fn env(name: &str, value: impl Into<String>) -> EnvVar {
         name: name.to_owned(),
         value: (!value.is_empty()).then_some(value),
         ..EnvVar::default()
+    }
+}
+
+/// A volume mount.
+pub(crate) fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
+    VolumeMount {
+        name: name.to_owned(),
+        mount_path: path.to_owned(),
+        read_only: read_only.then_some(true),
+        ..VolumeMount::default()
+    }
+}
+
+/// An `emptyDir` volume, bounded to `size` if given.
+pub(crate) fn empty_dir(name: &str, size: Option<&str>) -> Volume {
+    Volume {
+        name: name.to_owned(),
+        empty_dir: Some(EmptyDirVolumeSource {
+            size_limit: size.map(|s| Quantity(s.to_owned())),
+            ..EmptyDirVolumeSource::default()
+        }),
+        ..Volume::default()
+    }
+}
+
+/// A named TCP port of a container.
+pub(crate) fn container_port(name: &str, port: i32) -> ContainerPort {
+    ContainerPort {
+        name: Some(name.to_owned()),
+        container_port: port,
+        protocol: Some("TCP".to_owned()),
+        ..ContainerPort::default()
+    }
+}
+
+/// A TCP port of a Service, to the container port of the same name.
+pub(crate) fn service_port(name: &str, port: i32) -> ServicePort {
+    ServicePort {
+        name: Some(name.to_owned()),
+        port,
+        target_port: Some(IntOrString::String(name.to_owned())),
+        protocol: Some("TCP".to_owned()),
+        ..ServicePort::default()
     }
 }
 

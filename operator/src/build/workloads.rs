@@ -7,23 +7,21 @@ use k8s_openapi::api::autoscaling::v2::{
     ResourceMetricSource,
 };
 use k8s_openapi::api::core::v1::{
-    self as k8s, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, HTTPGetAction, KeyToPath, PodSpec,
-    PodTemplateSpec, Probe, SecretVolumeSource, ServicePort, ServiceSpec, TopologySpreadConstraint, Volume,
-    VolumeMount,
+    self as k8s, Container, EnvVar, HTTPGetAction, KeyToPath, PodSpec, PodTemplateSpec, Probe, SecretVolumeSource,
+    ServiceSpec, TopologySpreadConstraint, Volume,
 };
 use k8s_openapi::api::networking::v1::{
     HTTPIngressPath, HTTPIngressRuleValue, Ingress, IngressBackend, IngressRule, IngressServiceBackend, IngressSpec,
     IngressTLS, ServiceBackendPort,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use shop_contract::{Placement, Value as EnvValue};
 
 use super::{
     Ctx, Object, Postgres, Redis, SERVICE_UID, SHUTDOWN_DELAY_SECS, Scale, Service, Stage, TERMINATION_GRACE_SECS,
-    container_security, env, pod_security, resources, secret_env,
+    container_port, container_security, empty_dir, env, mount, pod_security, resources, secret_env, service_port,
 };
 use crate::Result;
 use crate::crd::ServiceName;
@@ -169,27 +167,6 @@ fn http_probe(path: &str, period: i32, failures: i32) -> Probe {
     }
 }
 
-fn mount(name: &str, path: &str, read_only: bool) -> VolumeMount {
-    VolumeMount {
-        name: name.to_owned(),
-        mount_path: path.to_owned(),
-        read_only: read_only.then_some(true),
-        ..VolumeMount::default()
-    }
-}
-
-/// An `emptyDir` volume bounded to `size`.
-fn scratch(name: &str, size: &str) -> Volume {
-    Volume {
-        name: name.to_owned(),
-        empty_dir: Some(EmptyDirVolumeSource {
-            size_limit: Some(Quantity(size.to_owned())),
-            ..EmptyDirVolumeSource::default()
-        }),
-        ..Volume::default()
-    }
-}
-
 /// A Secret volume readable by the service's group only.
 fn secret_volume(name: &str, secret: String, items: Option<Vec<KeyToPath>>) -> Volume {
     Volume {
@@ -201,15 +178,6 @@ fn secret_volume(name: &str, secret: String, items: Option<Vec<KeyToPath>>) -> V
             ..SecretVolumeSource::default()
         }),
         ..Volume::default()
-    }
-}
-
-fn port(name: &str, port: i32) -> ContainerPort {
-    ContainerPort {
-        name: Some(name.to_owned()),
-        container_port: port,
-        protocol: Some("TCP".to_owned()),
-        ..ContainerPort::default()
     }
 }
 
@@ -227,11 +195,11 @@ fn deployment(
         (ctx.child("jwt-public"), PUBLIC_KEYS_DIR)
     };
     let mut mounts = vec![mount("tmp", "/tmp", false), mount("jwt-keys", keys.1, true)];
-    let mut volumes = vec![scratch("tmp", "256Mi"), secret_volume("jwt-keys", keys.0, None)];
+    let mut volumes = vec![empty_dir("tmp", Some("256Mi")), secret_volume("jwt-keys", keys.0, None)];
     if service == ServiceName::Gateway {
         // The image proxy's disk cache: its own volume, bounded, so it never fills /tmp.
         mounts.push(mount("image-cache", IMAGE_CACHE_DIR, false));
-        volumes.push(scratch("image-cache", "512Mi"));
+        volumes.push(empty_dir("image-cache", Some("512Mi")));
     }
     if service == ServiceName::Auth {
         mounts.push(mount("service-clients", CLIENTS_DIR, true));
@@ -252,7 +220,10 @@ fn deployment(
         image_pull_policy: Some("IfNotPresent".to_owned()),
         command: Some(vec![service.binary().to_owned()]),
         args: Some(vec!["serve".to_owned()]),
-        ports: Some(vec![port("http", API_PORT), port("admin", ADMIN_PORT)]),
+        ports: Some(vec![
+            container_port("http", API_PORT),
+            container_port("admin", ADMIN_PORT),
+        ]),
         env: Some(environment(ctx, service)),
         resources: Some(resources(spec.resources.as_ref(), "50m", "64Mi", "256Mi")),
         security_context: Some(container_security()),
@@ -309,16 +280,6 @@ fn deployment(
     let mut object = ctx.typed(Stage::Workloads, &deployment)?;
     super::annotate_secrets(&mut object, secret_hashes);
     Ok(object)
-}
-
-fn service_port(name: &str, port: i32) -> ServicePort {
-    ServicePort {
-        name: Some(name.to_owned()),
-        port,
-        target_port: Some(IntOrString::String(name.to_owned())),
-        protocol: Some("TCP".to_owned()),
-        ..ServicePort::default()
-    }
 }
 
 /// Deployment, Service, HPA and PDB of every enabled service, running `image`.
