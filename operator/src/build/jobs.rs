@@ -1,16 +1,23 @@
-//! The database bootstrap Job and the per-service migration Jobs.
-
-use serde_json::{Value, json};
+//! The database bootstrap Job, the per-service migration Jobs and the single instance's backup
+//! CronJob and volume, built as typed `k8s-openapi` objects.
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::EnvVar;
+use k8s_openapi::api::batch::v1::{CronJob, CronJobSpec, Job, JobSpec, JobTemplateSpec};
+use k8s_openapi::api::core::v1::{
+    Container, EnvVar, PersistentVolumeClaim, PersistentVolumeClaimVolumeSource, PodSpec, PodTemplateSpec, Volume,
+};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 
 use super::{
-    Ctx, IMAGE_ANNOTATION, Kind, Object, Postgres, Resolved, SERVICE_LABEL, SERVICE_UID, Stage, container_security,
-    env, pod_security, secret_env, short_hash,
+    Ctx, IMAGE_ANNOTATION, Object, Postgres, Resolved, SERVICE_LABEL, SERVICE_UID, Stage, container_security,
+    empty_dir, env, mount, pod_security, resources, secret_env, short_hash,
 };
+use crate::Result;
 use crate::crd::ServiceName;
+
+/// The uid of the `postgres` user in the official image.
+const POSTGRES_UID: i64 = 999;
 
 /// `DATABASE_URL` of a service: its generated Secret, or the external Secret's key.
 pub(crate) fn database_url(ctx: &Ctx, service: ServiceName) -> EnvVar {
@@ -38,22 +45,53 @@ SQL
 done
 "#;
 
-fn job_spec(ctx: &Ctx, app: &str, component: &str, uid: i64, container: Value) -> Value {
-    json!({"spec": {
-        "backoffLimit": 4,
-        "activeDeadlineSeconds": 900,
-        "template": {
-            "metadata": {"labels": ctx.labels(app, component)},
-            "spec": {
-                "restartPolicy": "Never",
-                "automountServiceAccountToken": false,
-                "enableServiceLinks": false,
-                "securityContext": pod_security(uid),
-                "containers": [container],
-                "volumes": [{"name": "tmp", "emptyDir": {}}],
-            },
+/// A run-once pod of `container` (its `/tmp` an `emptyDir`), retried 4 times within 15 minutes.
+fn job_spec(ctx: &Ctx, app: &str, component: &str, uid: i64, container: Container) -> JobSpec {
+    JobSpec {
+        backoff_limit: Some(4),
+        active_deadline_seconds: Some(900),
+        template: PodTemplateSpec {
+            metadata: Some(ObjectMeta {
+                labels: Some(ctx.labels(app, component)),
+                ..ObjectMeta::default()
+            }),
+            spec: Some(PodSpec {
+                restart_policy: Some("Never".to_owned()),
+                automount_service_account_token: Some(false),
+                enable_service_links: Some(false),
+                security_context: Some(pod_security(uid)),
+                containers: vec![container],
+                volumes: Some(vec![empty_dir("tmp", None)]),
+                ..PodSpec::default()
+            }),
         },
-    }})
+        ..JobSpec::default()
+    }
+}
+
+/// A container of a Job running `command` in `image`, with a writable `/tmp` only.
+fn job_container(
+    name: &str,
+    image: &str,
+    command: Vec<String>,
+    env: Vec<EnvVar>,
+    requests: (&str, &str, &str),
+) -> Container {
+    Container {
+        name: name.to_owned(),
+        image: Some(image.to_owned()),
+        image_pull_policy: Some("IfNotPresent".to_owned()),
+        command: Some(command),
+        env: Some(env),
+        resources: Some(resources(None, requests.0, requests.1, requests.2)),
+        security_context: Some(container_security()),
+        volume_mounts: Some(vec![mount("tmp", "/tmp", false)]),
+        ..Container::default()
+    }
+}
+
+fn shell(script: &str) -> Vec<String> {
+    vec!["/bin/sh".to_owned(), "-c".to_owned(), script.to_owned()]
 }
 
 /// The name of the bootstrap Job for Postgres `image`: `<shop>-db-bootstrap-<hash>`, the hash
@@ -71,7 +109,7 @@ pub fn bootstrap_job_name(spec: &Resolved, image: &str, secret_hashes: &BTreeMap
 }
 
 /// The bootstrap Job of the single instance running `image`.
-pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &BTreeMap<String, String>) -> Object {
+pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &BTreeMap<String, String>) -> Result<Object> {
     let owners = ctx.spec.database_owners();
     let services: Vec<&str> = owners.iter().map(|s| s.as_str()).collect();
     let mut envs = vec![
@@ -89,24 +127,23 @@ pub fn bootstrap(ctx: &Ctx, image: &str, secret_hashes: &BTreeMap<String, String
             "password",
         ));
     }
-    let container = json!({
-        "name": "bootstrap",
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/sh", "-c", BOOTSTRAP_SCRIPT],
-        "env": envs,
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-        "securityContext": container_security(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-    });
-    ctx.object(
-        Stage::Data,
-        Kind::Job,
-        bootstrap_job_name(ctx.spec, image, secret_hashes),
-        "db-bootstrap",
+    let container = job_container(
         "bootstrap",
-        job_spec(ctx, "db-bootstrap", "bootstrap", 999, container),
-    )
+        image,
+        shell(BOOTSTRAP_SCRIPT),
+        envs,
+        ("10m", "32Mi", "128Mi"),
+    );
+    let job = Job {
+        metadata: ctx.metadata(
+            &bootstrap_job_name(ctx.spec, image, secret_hashes),
+            "db-bootstrap",
+            "bootstrap",
+        ),
+        spec: Some(job_spec(ctx, "db-bootstrap", "bootstrap", POSTGRES_UID, container)),
+        ..Job::default()
+    };
+    ctx.typed(Stage::Data, &job)
 }
 
 /// `<shop>-migrate-<service>-<hash of image and service>`.
@@ -119,7 +156,7 @@ pub fn migration_job_name(shop: &str, image: &str, service: ServiceName) -> Stri
 }
 
 /// One migration Job per database-owning service for `image`.
-pub fn migrations(ctx: &Ctx, image: &str) -> Vec<Object> {
+pub fn migrations(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
     ctx.spec
         .services
         .iter()
@@ -127,33 +164,32 @@ pub fn migrations(ctx: &Ctx, image: &str) -> Vec<Object> {
         .map(|s| {
             let service = s.name;
             let app = format!("migrate-{service}");
-            let container = json!({
-                "name": "migrate",
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                "command": [service.binary()],
-                "args": ["migrate"],
-                "env": [
-                    database_url(ctx, service),
-                    env("LOG_FORMAT", "json"),
-                    env("RUST_LOG", s.log.clone()),
-                ],
-                "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-                "securityContext": container_security(),
-                "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
-            });
-            let mut object = ctx.object(
-                Stage::Migrations,
-                Kind::Job,
-                migration_job_name(&ctx.name, image, service),
-                &app,
-                "migration",
-                job_spec(ctx, &app, "migration", SERVICE_UID, container),
-            );
-            let meta = &mut object.value["metadata"];
-            meta["annotations"] = json!({ IMAGE_ANNOTATION: image });
-            meta["labels"][SERVICE_LABEL] = json!(service.as_str());
-            object
+            let container = Container {
+                args: Some(vec!["migrate".to_owned()]),
+                ..job_container(
+                    "migrate",
+                    image,
+                    vec![service.binary().to_owned()],
+                    vec![
+                        database_url(ctx, service),
+                        env("LOG_FORMAT", "json"),
+                        env("RUST_LOG", s.log.clone()),
+                    ],
+                    ("50m", "64Mi", "256Mi"),
+                )
+            };
+            let mut metadata = ctx.metadata(&migration_job_name(&ctx.name, image, service), &app, "migration");
+            metadata.annotations = Some([(IMAGE_ANNOTATION.to_owned(), image.to_owned())].into());
+            metadata
+                .labels
+                .get_or_insert_default()
+                .insert(SERVICE_LABEL.to_owned(), service.as_str().to_owned());
+            let job = Job {
+                metadata,
+                spec: Some(job_spec(ctx, &app, "migration", SERVICE_UID, container)),
+                ..Job::default()
+            };
+            ctx.typed(Stage::Migrations, &job)
         })
         .collect()
 }
@@ -174,29 +210,28 @@ echo "backed up $DATABASES to $dir"
 
 /// The single instance's logical backup (when `postgres.backup` is set): its volume
 /// `<shop>-backups` (never deleted by the operator) and a CronJob `<shop>-backup`.
-pub fn backup(ctx: &Ctx, image: &str) -> Vec<Object> {
+pub fn backup(ctx: &Ctx, image: &str) -> Result<Vec<Object>> {
     let Postgres::Single {
         backup: Some(backup), ..
     } = &ctx.spec.postgres
     else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let storage = &backup.storage;
-    let mut claim = json!({"spec": {
-        "accessModes": ["ReadWriteOnce"],
-        "resources": {"requests": {"storage": crate::quantity::canonical(storage).unwrap_or_else(|| storage.clone())}},
-    }});
-    if let Some(class) = &backup.storage_class {
-        claim["spec"]["storageClassName"] = json!(class);
-    }
     let volume = ctx.child("backups");
+    let mut metadata = ctx.metadata(&volume, "db-backup", "backup");
+    // Not owned by the Shop: backups must outlive it (that is what they are for).
+    metadata.owner_references = None;
+    let claim = PersistentVolumeClaim {
+        metadata,
+        spec: Some(super::data::claim_spec(&backup.storage, backup.storage_class.as_ref())),
+        ..PersistentVolumeClaim::default()
+    };
     let databases: Vec<&str> = ctx.spec.database_owners().iter().map(|s| s.as_str()).collect();
-    let container = json!({
-        "name": "backup",
-        "image": image,
-        "imagePullPolicy": "IfNotPresent",
-        "command": ["/bin/sh", "-c", BACKUP_SCRIPT],
-        "env": [
+    let mut container = job_container(
+        "backup",
+        image,
+        shell(BACKUP_SCRIPT),
+        vec![
             env("PGHOST", ctx.child("postgres")),
             env("PGUSER", "postgres"),
             secret_env("PGPASSWORD", &ctx.child("postgres"), "password"),
@@ -204,45 +239,40 @@ pub fn backup(ctx: &Ctx, image: &str) -> Vec<Object> {
             env("KEEP", backup.keep.to_string()),
             env("HOME", "/tmp"),
         ],
-        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": container_security(),
-        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}, {"name": "backups", "mountPath": "/backups"}],
-    });
-    let mut job = job_spec(ctx, "db-backup", "backup", 999, container);
-    job["spec"]["backoffLimit"] = json!(2);
-    if let Some(volumes) = job["spec"]["template"]["spec"]["volumes"].as_array_mut() {
-        volumes.push(json!({"name": "backups", "persistentVolumeClaim": {"claimName": volume.clone()}}));
-    }
-    let cronjob = json!({"spec": {
-        "schedule": backup.schedule,
-        "concurrencyPolicy": "Forbid",
-        "successfulJobsHistoryLimit": 3,
-        "failedJobsHistoryLimit": 3,
-        // No Shop labels on the Jobs it makes: they are the CronJob's, not the operator's, so
-        // the operator neither lists them nor deletes them as orphans.
-        "jobTemplate": job,
-    }});
-    let mut volume_object = ctx.object(
-        Stage::Data,
-        Kind::PersistentVolumeClaim,
-        volume,
-        "db-backup",
-        "backup",
-        claim,
+        ("50m", "64Mi", "256Mi"),
     );
-    // Not owned by the Shop: backups must outlive it (that is what they are for).
-    if let Some(meta) = volume_object.value["metadata"].as_object_mut() {
-        meta.remove("ownerReferences");
+    container
+        .volume_mounts
+        .get_or_insert_default()
+        .push(mount("backups", "/backups", false));
+    let mut job = job_spec(ctx, "db-backup", "backup", POSTGRES_UID, container);
+    job.backoff_limit = Some(2);
+    if let Some(pod) = job.template.spec.as_mut() {
+        pod.volumes.get_or_insert_default().push(Volume {
+            name: "backups".to_owned(),
+            persistent_volume_claim: Some(PersistentVolumeClaimVolumeSource {
+                claim_name: volume,
+                ..PersistentVolumeClaimVolumeSource::default()
+            }),
+            ..Volume::default()
+        });
     }
-    vec![
-        volume_object,
-        ctx.object(
-            Stage::Data,
-            Kind::CronJob,
-            ctx.child("backup"),
-            "db-backup",
-            "backup",
-            cronjob,
-        ),
-    ]
+    let cronjob = CronJob {
+        metadata: ctx.metadata(&ctx.child("backup"), "db-backup", "backup"),
+        spec: CronJobSpec {
+            schedule: backup.schedule.clone(),
+            concurrency_policy: Some("Forbid".to_owned()),
+            successful_jobs_history_limit: Some(3),
+            failed_jobs_history_limit: Some(3),
+            // No Shop labels on the Jobs it makes: they are the CronJob's, not the operator's, so
+            // the operator neither lists them nor deletes them as orphans.
+            job_template: JobTemplateSpec {
+                metadata: None,
+                spec: Some(job),
+            },
+            ..CronJobSpec::default()
+        },
+        ..CronJob::default()
+    };
+    Ok(vec![ctx.typed(Stage::Data, &claim)?, ctx.typed(Stage::Data, &cronjob)?])
 }

@@ -566,9 +566,9 @@ pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
             // A refused major-version change keeps the image that runs.
             let image = inputs.postgres_image.as_deref().unwrap_or(image);
             objects.extend(data::postgres(&ctx, image)?);
-            objects.extend(jobs::backup(&ctx, image));
+            objects.extend(jobs::backup(&ctx, image)?);
             objects.extend(data::redis(&ctx, &inputs.secret_hashes)?);
-            objects.push(jobs::bootstrap(&ctx, image, &inputs.secret_hashes));
+            objects.push(jobs::bootstrap(&ctx, image, &inputs.secret_hashes)?);
         }
         Postgres::CloudNativePg { .. } => {
             if inputs.cloudnative_pg {
@@ -579,7 +579,7 @@ pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
         Postgres::External(_) => objects.extend(data::redis(&ctx, &inputs.secret_hashes)?),
     }
     if inputs.database_bootstrapped {
-        objects.extend(jobs::migrations(&ctx, &spec.image));
+        objects.extend(jobs::migrations(&ctx, &spec.image)?);
     }
     if let Some(image) = &inputs.migrated_image {
         objects.extend(workloads::services(&ctx, image, &inputs.secret_hashes)?);
