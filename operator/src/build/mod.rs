@@ -207,6 +207,7 @@ typed! {
     StatefulSet => k8s_openapi::api::apps::v1::StatefulSet,
     Job => k8s_openapi::api::batch::v1::Job,
     CronJob => k8s_openapi::api::batch::v1::CronJob,
+    Secret => k8s_openapi::api::core::v1::Secret,
     PersistentVolumeClaim => k8s_openapi::api::core::v1::PersistentVolumeClaim,
 }
 
