@@ -2,7 +2,9 @@
 //!
 //! Layout, following kube-rs `controller-rs` and the Stackable operators:
 //! - [`crd`]: the `Shop` types (`shopkeeper.dev/v1alpha1`) and their CEL rules.
-//! - [`build`]: pure functions from a `Shop` (and what was observed) to the desired objects.
+//! - [`build`]: `validate` (a `Shop` checked, its defaults resolved) and `build`, pure functions
+//!   from that and what was observed to the desired objects, typed `k8s-openapi` structs
+//!   serialized at the edge (the CRDs of CloudNativePG and the Prometheus Operator stay JSON).
 //! - [`secrets`]: the generated Secrets (database roles, JWT keys, admin, service clients).
 //! - [`reconcile`]: `reconcile`/`error_policy`, the pipeline validate → observe → assess → build →
 //!   apply → status; only I/O and orchestration.
