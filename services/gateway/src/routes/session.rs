@@ -5,6 +5,7 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -35,6 +36,18 @@ pub struct LoginForm {
 pub struct LogoutForm {
     #[serde(rename = "_csrf")]
     pub csrf: Option<String>,
+}
+
+/// The body, or the problem for one that is too large or broken off.
+fn body_or_problem(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
+    body.map_err(|rejection| {
+        let status = rejection.status();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            Problem::new(status, "payload-too-large", "Request body too large").detail(rejection.body_text())
+        } else {
+            Problem::bad_request(rejection.body_text())
+        }
+    })
 }
 
 /// `next` when it is a path on this site (`/cart`, `/product/1?x=2`), else `/`: never another
@@ -122,7 +135,16 @@ async fn session_of(state: &AppState, tokens: &Tokens) -> Option<Uuid> {
 
 /// `POST /login`: checks the CSRF token and the per-address budget, signs in at auth, and
 /// keeps the tokens in cookies (a new CSRF nonce with them).
-pub async fn login(State(state): State<AppState>, peer: Peer, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn login(
+    State(state): State<AppState>,
+    peer: Peer,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let body = match body_or_problem(body) {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
     let form = is_form(&headers);
     let input: LoginForm = match parse_body(&headers, &body) {
         Ok(input) => input,
@@ -240,8 +262,12 @@ pub async fn logout(
     State(state): State<AppState>,
     axum::Extension(resolved): axum::Extension<Resolved>,
     headers: HeaderMap,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body = match body_or_problem(body) {
+        Ok(body) => body,
+        Err(problem) => return problem.into_response(),
+    };
     let form = is_form(&headers) || body.is_empty() && !is_json(&headers);
     let input: LogoutForm = if body.is_empty() {
         LogoutForm::default()

@@ -144,6 +144,23 @@ async fn wrong_passwords_and_bad_bodies_get_clear_answers() {
         .await
         .unwrap();
     problem(resp, 400).await;
+    let huge = "a".repeat(100 * 1024);
+    let resp = client()
+        .post(gateway.url("/login"))
+        .header("cookie", jar.header())
+        .form(&[("email", huge.as_str()), ("password", PASSWORD), ("_csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 413).await;
+    let resp = client()
+        .post(gateway.url("/logout"))
+        .header("content-type", "application/json")
+        .body("[1,2")
+        .send()
+        .await
+        .unwrap();
+    problem(resp, 400).await;
 }
 
 #[tokio::test]
