@@ -24,7 +24,7 @@ fn writes(calls: &[String]) -> usize {
 
 /// Runs the benchmark and prints its table.
 pub fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    shop_kit::install_crypto_provider();
     let out = tokio::runtime::Runtime::new()?.block_on(run())?;
     let mut stdout = std::io::stdout().lock();
     stdout.write_all(out.as_bytes())?;

@@ -19,6 +19,7 @@ use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
 use serde::de::DeserializeOwned;
+use shop_kit::config::{self, ConfigError};
 use tokio::sync::watch;
 use tracing::{error, info, warn};
 
@@ -56,59 +57,27 @@ pub fn watch_namespaces(value: &str) -> Vec<String> {
         .collect()
 }
 
-fn settings() -> anyhow::Result<Settings> {
-    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
-    let admin_addr = var("ADMIN_ADDR").unwrap_or_else(|| "0.0.0.0:9090".to_owned());
+fn settings() -> Result<Settings, ConfigError> {
+    let identity = match config::optional::<String>("POD_NAME")? {
+        Some(name) => name,
+        None => config::or("HOSTNAME", format!("shop-operator-{}", std::process::id()))?,
+    };
     Ok(Settings {
-        admin_addr: admin_addr
-            .parse()
-            .with_context(|| format!("ADMIN_ADDR: cannot parse {admin_addr:?}"))?,
-        namespace: var("POD_NAMESPACE").unwrap_or_else(|| "shopkeeper-system".to_owned()),
-        identity: var("POD_NAME")
-            .or_else(|| var("HOSTNAME"))
-            .unwrap_or_else(|| format!("shop-operator-{}", std::process::id())),
-        lease: var("LEASE_NAME").unwrap_or_else(|| "shop-operator".to_owned()),
-        watch_namespaces: watch_namespaces(&var("WATCH_NAMESPACES").unwrap_or_default()),
+        admin_addr: config::or("ADMIN_ADDR", SocketAddr::from(([0, 0, 0, 0], 9090)))?,
+        namespace: config::or("POD_NAMESPACE", "shopkeeper-system".to_owned())?,
+        identity,
+        lease: config::or("LEASE_NAME", "shop-operator".to_owned())?,
+        watch_namespaces: watch_namespaces(&config::or("WATCH_NAMESPACES", String::new())?),
     })
 }
 
-fn init_logs() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,kube=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    if std::env::var("LOG_FORMAT").is_ok_and(|f| f == "json") {
-        builder.json().flatten_event(true).init();
-    } else {
-        builder.compact().init();
-    }
-}
-
-/// The operator process.
+/// The operator process: the kit's logging (`LOG_FORMAT`, `RUST_LOG`), configuration errors
+/// that name the variable, and shutdown on SIGTERM or SIGINT.
 pub fn main() -> anyhow::Result<()> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    init_logs();
+    shop_kit::install_crypto_provider();
+    shop_kit::telemetry::init_with("operator", "info,kube=warn")?;
     let settings = settings()?;
     tokio::runtime::Runtime::new()?.block_on(run(settings))
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
-    #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(term) => term,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
-        }
-    }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }
 
 async fn admin(addr: SocketAddr, metrics: Arc<Metrics>) -> anyhow::Result<()> {
@@ -243,7 +212,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     ));
     let (stop_tx, mut stop_rx) = watch::channel(false);
     tokio::spawn(async move {
-        shutdown_signal().await;
+        shop_kit::server::shutdown_signal().await;
         let _ = stop_tx.send(true);
     });
     loop {

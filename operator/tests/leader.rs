@@ -25,7 +25,7 @@ struct Step {
 fn no_check(_: &Value) {}
 
 fn elector() -> (LeaderElector, Handle) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    shop_kit::install_crypto_provider();
     let (service, handle) = tower_test::mock::pair::<Request<Body>, Response<Body>>();
     let client = kube::Client::new(service, "default");
     let elector = LeaderElector::new(client, "ops", "shop-operator", "me", Duration::from_secs(15));

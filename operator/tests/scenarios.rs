@@ -28,7 +28,7 @@ fn harness(prometheus_operator: bool) -> Harness {
 }
 
 fn harness_with(prometheus_operator: bool, cloudnative_pg: bool) -> Harness {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    shop_kit::install_crypto_provider();
     let api = FakeApi::new();
     let client = api.client();
     let recorder = Recorder::new(

@@ -40,6 +40,7 @@ pub fn block_on<F: Future<Output = anyhow::Result<()>>>(future: F) -> anyhow::Re
 }
 
 /// The `migrate` command: applies `migrator` to `DATABASE_URL` and exits.
+#[cfg(feature = "db")]
 pub async fn migrate(service: &'static str, migrator: &sqlx::migrate::Migrator) -> anyhow::Result<()> {
     crate::telemetry::init(service)?;
     let url = crate::config::secret("DATABASE_URL")?;

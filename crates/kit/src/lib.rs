@@ -21,17 +21,22 @@
 //! - [`redis`]: a lazily connecting Redis connection and its readiness check.
 //! - [`client`]: the outgoing HTTP client that forwards `traceparent` and `x-request-id`.
 
+#[cfg(feature = "auth")]
 pub mod auth;
 pub mod cli;
+#[cfg(feature = "auth")]
 pub mod client;
 pub mod config;
+#[cfg(feature = "db")]
 pub mod db;
 pub mod extract;
 pub mod health;
+#[cfg(feature = "auth")]
 pub mod keys;
 pub mod metrics;
 pub mod observe;
 pub mod problem;
+#[cfg(feature = "redis")]
 pub mod redis;
 pub mod server;
 pub mod telemetry;

@@ -256,6 +256,7 @@ impl IntoResponse for Problem {
     }
 }
 
+#[cfg(feature = "db")]
 impl From<sqlx::Error> for Problem {
     fn from(err: sqlx::Error) -> Self {
         match &err {

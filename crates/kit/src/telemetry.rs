@@ -29,12 +29,17 @@ impl std::str::FromStr for LogFormat {
 /// Secrets never reach the logs: configuration holds them in `SecretString`, and tokens and
 /// passwords are never recorded as fields.
 pub fn init(service: &'static str) -> Result<(), ConfigError> {
+    init_with(service, "info,sqlx=warn,tower_http=warn")
+}
+
+/// [`init`] with another filter when `RUST_LOG` is unset (the operator quiets `kube`).
+pub fn init_with(service: &'static str, default_filter: &str) -> Result<(), ConfigError> {
     let format = config::or("LOG_FORMAT", LogFormat::Text)?;
     let filter = match std::env::var("RUST_LOG") {
         Ok(spec) if !spec.trim().is_empty() => {
             EnvFilter::try_new(&spec).map_err(|e| ConfigError::new("RUST_LOG", e))?
         }
-        _ => EnvFilter::new("info,sqlx=warn,tower_http=warn"),
+        _ => EnvFilter::new(default_filter),
     };
     let builder = fmt().with_env_filter(filter).with_target(true);
     let result = match format {
