@@ -260,7 +260,14 @@ impl IntoResponse for Problem {
 impl From<sqlx::Error> for Problem {
     fn from(err: sqlx::Error) -> Self {
         match &err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            // Whatever stops us reaching a working database (down, refusing, not Postgres at
+            // all, a broken TLS handshake) is a 503 the client may retry, not our bug.
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_) => {
                 tracing::error!(error = ?err, "database unavailable");
                 Self::unavailable("the database is unavailable; try again shortly")
                     .header(header::RETRY_AFTER, HeaderValue::from_static("1"))
@@ -287,6 +294,24 @@ pub async fn method_not_allowed_fallback(method: axum::http::Method) -> Problem 
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+
+    #[cfg(feature = "db")]
+    #[test]
+    fn an_unreachable_or_foreign_database_is_a_503_and_a_missing_row_is_not() {
+        for err in [
+            sqlx::Error::PoolTimedOut,
+            sqlx::Error::Io(std::io::Error::from(std::io::ErrorKind::ConnectionRefused)),
+            sqlx::Error::Protocol("unexpected message from the server".into()),
+            sqlx::Error::WorkerCrashed,
+        ] {
+            let problem = Problem::from(err);
+            assert_eq!(problem.status(), StatusCode::SERVICE_UNAVAILABLE);
+        }
+        assert_eq!(
+            Problem::from(sqlx::Error::RowNotFound).status(),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
 
     async fn render(p: Problem) -> (StatusCode, axum::http::HeaderMap, Value) {
         let r = p.into_response();
