@@ -187,6 +187,21 @@ impl Sessions {
         self.csrf_mac(nonce, session).verify_slice(&given).is_ok()
     }
 
+    /// The CSRF token for the browser `resolved` speaks for, and the nonce cookie to set when
+    /// it had none yet (pages and `/api/v1/session` hand the token out).
+    pub fn csrf_for(&self, resolved: &Resolved) -> (String, Option<HeaderValue>) {
+        match &resolved.nonce {
+            Some(nonce) => (self.csrf_token(nonce, resolved.session_id()), None),
+            None => {
+                let nonce = Self::new_nonce();
+                (
+                    self.csrf_token(&nonce, resolved.session_id()),
+                    Some(self.nonce_cookie(&nonce)),
+                )
+            }
+        }
+    }
+
     /// A fresh random nonce.
     pub fn new_nonce() -> String {
         let mut bytes = [0u8; 24];

@@ -10,7 +10,7 @@ use shop_kit::Problem;
 
 use crate::AppState;
 use crate::routes::session::local_path;
-use crate::session::{Resolved, Sessions};
+use crate::session::Resolved;
 
 #[derive(Template)]
 #[template(path = "home.html")]
@@ -35,20 +35,6 @@ pub struct LoginQuery {
     error: Option<String>,
 }
 
-/// The CSRF token for this browser, and the nonce cookie to set when it had none.
-fn csrf(state: &AppState, resolved: &Resolved) -> (String, Option<HeaderValue>) {
-    match &resolved.nonce {
-        Some(nonce) => (state.sessions.csrf_token(nonce, resolved.session_id()), None),
-        None => {
-            let nonce = Sessions::new_nonce();
-            (
-                state.sessions.csrf_token(&nonce, resolved.session_id()),
-                Some(state.sessions.nonce_cookie(&nonce)),
-            )
-        }
-    }
-}
-
 fn page(html: Result<String, askama::Error>, cookie: Option<HeaderValue>) -> Response {
     let mut answer = match html {
         Ok(html) => Html(html).into_response(),
@@ -65,7 +51,7 @@ fn page(html: Result<String, askama::Error>, cookie: Option<HeaderValue>) -> Res
 
 /// `GET /`.
 pub async fn home(State(state): State<AppState>, axum::Extension(resolved): axum::Extension<Resolved>) -> Response {
-    let (csrf, cookie) = csrf(&state, &resolved);
+    let (csrf, cookie) = state.sessions.csrf_for(&resolved);
     let email = resolved.claims.as_ref().and_then(|c| c.email.clone());
     page(Home { email, csrf }.render(), cookie)
 }
@@ -76,7 +62,7 @@ pub async fn login(
     axum::Extension(resolved): axum::Extension<Resolved>,
     query: Result<Query<LoginQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
-    let (csrf, cookie) = csrf(&state, &resolved);
+    let (csrf, cookie) = state.sessions.csrf_for(&resolved);
     let (next, error) = query.map_or((None, None), |Query(q)| (q.next, q.error));
     let message = error.as_deref().map(|code| match code {
         "credentials" => "Wrong email or password.",

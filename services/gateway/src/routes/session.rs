@@ -3,14 +3,13 @@
 //! A form post (`application/x-www-form-urlencoded`) is answered with `303 See Other` (to the
 //! local path in `next`, or back to `/login?error=…`); a JSON post with JSON or a problem.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::extract::rejection::BytesRejection;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shop_kit::Problem;
+use shop_kit::extract::JsonOrForm;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -38,18 +37,6 @@ pub struct LogoutForm {
     pub csrf: Option<String>,
 }
 
-/// The body, or the problem for one that is too large or broken off.
-fn body_or_problem(body: Result<Bytes, BytesRejection>) -> Result<Bytes, Problem> {
-    body.map_err(|rejection| {
-        let status = rejection.status();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            Problem::new(status, "payload-too-large", "Request body too large").detail(rejection.body_text())
-        } else {
-            Problem::bad_request(rejection.body_text())
-        }
-    })
-}
-
 /// `next` when it is a path on this site (`/cart`, `/product/1?x=2`), else `/`: never another
 /// origin (`//evil`, `/\evil`, `https://…`), never a control character.
 pub fn local_path(next: Option<&str>) -> String {
@@ -67,47 +54,12 @@ pub fn local_path(next: Option<&str>) -> String {
     }
 }
 
+/// Whether the body is an HTML form (answered with redirects) rather than JSON.
 fn is_form(headers: &HeaderMap) -> bool {
     headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
-}
-
-fn is_json(headers: &HeaderMap) -> bool {
-    headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|v| {
-            let v = v.trim();
-            v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
-        })
-}
-
-/// Parses a form or JSON body; anything else is a 415 problem, a malformed one a 400.
-fn parse_body<T: serde::de::DeserializeOwned>(headers: &HeaderMap, body: &Bytes) -> Result<T, Problem> {
-    if is_form(headers) {
-        serde_urlencoded_from(body)
-    } else if is_json(headers) {
-        serde_json::from_slice(body).map_err(|e| Problem::bad_request(format!("malformed JSON: {e}")))
-    } else {
-        Err(Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported-media-type",
-            "Unsupported media type",
-        )
-        .detail("send application/x-www-form-urlencoded or application/json"))
-    }
-}
-
-fn serde_urlencoded_from<T: serde::de::DeserializeOwned>(body: &Bytes) -> Result<T, Problem> {
-    // Forms go through serde_json's value model: a missing field is named in the error.
-    let map: serde_json::Map<String, serde_json::Value> = url::form_urlencoded::parse(body)
-        .map(|(k, v)| (k.into_owned(), serde_json::Value::String(v.into_owned())))
-        .collect();
-    serde_json::from_value(serde_json::Value::Object(map))
-        .map_err(|e| Problem::bad_request(format!("malformed form: {e}")))
 }
 
 fn see_other(location: &str) -> Response {
@@ -121,6 +73,11 @@ fn login_error(next: &str, error: &str) -> Response {
         .append_pair("next", next)
         .finish();
     see_other(&format!("/login?{query}"))
+}
+
+/// The CSRF token a form sent in `_csrf`, else the `X-CSRF-Token` header.
+fn sent_csrf<'a>(field: Option<&'a str>, headers: &'a HeaderMap) -> Option<&'a str> {
+    field.or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))
 }
 
 /// The session id an access token carries (for the new CSRF token).
@@ -139,22 +96,11 @@ pub async fn login(
     State(state): State<AppState>,
     peer: Peer,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    JsonOrForm(input): JsonOrForm<LoginForm>,
 ) -> Response {
-    let body = match body_or_problem(body) {
-        Ok(body) => body,
-        Err(problem) => return problem.into_response(),
-    };
     let form = is_form(&headers);
-    let input: LoginForm = match parse_body(&headers, &body) {
-        Ok(input) => input,
-        Err(problem) => return problem.into_response(),
-    };
     let next = local_path(input.next.as_deref());
-    let csrf = input
-        .csrf
-        .as_deref()
-        .or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    let csrf = sent_csrf(input.csrf.as_deref(), &headers);
     if !state
         .sessions
         .csrf_valid(session::cookie(&headers, CSRF_COOKIE), None, csrf)
@@ -262,25 +208,17 @@ pub async fn logout(
     State(state): State<AppState>,
     axum::Extension(resolved): axum::Extension<Resolved>,
     headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
+    body: Result<JsonOrForm<LogoutForm>, Problem>,
 ) -> Response {
-    let body = match body_or_problem(body) {
-        Ok(body) => body,
+    // A logout without a body (and so without a content type) carries its token in the header.
+    let untyped = !headers.contains_key(header::CONTENT_TYPE);
+    let input = match body {
+        Ok(JsonOrForm(input)) => input,
+        Err(_) if untyped => LogoutForm::default(),
         Err(problem) => return problem.into_response(),
     };
-    let form = is_form(&headers) || body.is_empty() && !is_json(&headers);
-    let input: LogoutForm = if body.is_empty() {
-        LogoutForm::default()
-    } else {
-        match parse_body(&headers, &body) {
-            Ok(input) => input,
-            Err(problem) => return problem.into_response(),
-        }
-    };
-    let csrf = input
-        .csrf
-        .as_deref()
-        .or_else(|| headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    let form = is_form(&headers) || untyped;
+    let csrf = sent_csrf(input.csrf.as_deref(), &headers);
     let signed_in = resolved.claims.is_some() || session::cookie(&headers, REFRESH_COOKIE).is_some();
     if signed_in
         && !state
@@ -307,15 +245,11 @@ pub async fn logout(
 /// `GET /api/v1/session`: who the browser is signed in as, and the CSRF token its scripts
 /// send in `X-CSRF-Token` (a nonce cookie is set when it has none).
 pub async fn current(State(state): State<AppState>, axum::Extension(resolved): axum::Extension<Resolved>) -> Response {
-    let (nonce, fresh) = match &resolved.nonce {
-        Some(nonce) => (nonce.clone(), false),
-        None => (Sessions::new_nonce(), true),
-    };
-    let csrf_token = state.sessions.csrf_token(&nonce, resolved.session_id());
+    let (csrf_token, nonce_cookie) = state.sessions.csrf_for(&resolved);
     let user = resolved
         .claims
         .as_ref()
-        .map(|c| json!({"id": c.sub, "email": c.email, "role": c.role, "plan": c.plan}));
+        .map(|c| json!({"id": c.sub, "email": c.email, "role": c.role, "plan": resolved.plan()}));
     let mut response = axum::Json(json!({
         "authenticated": user.is_some(),
         "user": user,
@@ -325,9 +259,7 @@ pub async fn current(State(state): State<AppState>, axum::Extension(resolved): a
     response
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if fresh {
-        session::append_cookies(&mut response, &[state.sessions.nonce_cookie(&nonce)]);
-    }
+    session::append_cookies(&mut response, nonce_cookie.as_slice());
     response
 }
 
