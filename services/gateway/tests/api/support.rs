@@ -412,7 +412,8 @@ pub async fn product(shop: &Shop, name: &str, stock: i64) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-/// The value of one sample of the gateway's `/metrics`.
+/// The value of one sample of the gateway's `/metrics`; a missing sample fails the test (so a
+/// zero is read, never assumed).
 pub async fn metric(gateway: &Spawned, sample: &str) -> f64 {
     let text = client()
         .get(gateway.admin_url("/metrics"))
@@ -424,7 +425,7 @@ pub async fn metric(gateway: &Spawned, sample: &str) -> f64 {
         .unwrap();
     text.lines()
         .find_map(|line| line.strip_prefix(sample).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or(0.0)
+        .unwrap_or_else(|| panic!("no sample {sample} in /metrics:\n{text}"))
 }
 
 /// Stops a service and waits until its port refuses connections.
