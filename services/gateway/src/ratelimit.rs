@@ -8,7 +8,6 @@
 //! and reported in `/ready`.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
@@ -108,7 +107,6 @@ pub struct Limiter {
     redis: Redis,
     script: redis::Script,
     metrics: Arc<GatewayMetrics>,
-    store_up: AtomicBool,
 }
 
 fn micros(d: Duration) -> u64 {
@@ -123,7 +121,6 @@ impl Limiter {
             redis,
             script: redis::Script::new(GCRA),
             metrics,
-            store_up: AtomicBool::new(true),
         }
     }
 
@@ -161,7 +158,8 @@ impl Limiter {
                 decision
             }
             Err(err) => {
-                if self.store_up.load(Ordering::Relaxed) {
+                // Said once when the store goes away, not once per request.
+                if self.metrics.rate_limit_store_up.get() == 1 {
                     tracing::warn!(error = %err, "rate-limit store unavailable: serving without limits");
                 }
                 self.store(false);
@@ -178,7 +176,6 @@ impl Limiter {
     }
 
     fn store(&self, up: bool) {
-        self.store_up.store(up, Ordering::Relaxed);
         self.metrics.rate_limit_store_up.set(i64::from(up));
     }
 }

@@ -65,11 +65,11 @@ pub fn policy(state: &AppState, path: &str, plan: Plan) -> Policy {
 /// or the client address when anonymous and for login and register) and writes the
 /// `RateLimit` headers.
 pub async fn limit(State(state): State<AppState>, peer: Peer, req: Request, next: Next) -> Response {
-    let resolved = req.extensions().get::<Resolved>().cloned().unwrap_or_default();
-    let path = req.uri().path().strip_prefix(PREFIX).unwrap_or("/").to_owned();
-    let policy = policy(&state, &path, resolved.plan());
+    let resolved = req.extensions().get::<Resolved>();
+    let path = req.uri().path().strip_prefix(PREFIX).unwrap_or("/");
+    let policy = policy(&state, path, plan_of(resolved));
     let by_address = matches!(policy.name, "login" | "register");
-    let subject = match (&resolved.claims, by_address) {
+    let subject = match (resolved.and_then(|r| r.claims.as_ref()), by_address) {
         (Some(claims), false) => format!("user:{}", claims.sub),
         _ => format!("ip:{}", session::client_ip(&state, req.headers(), peer)),
     };
@@ -80,6 +80,11 @@ pub async fn limit(State(state): State<AppState>, peer: Peer, req: Request, next
     let mut answer = next.run(req).await;
     decision.write_headers(answer.headers_mut());
     answer
+}
+
+/// The plan of the caller the session middleware resolved (free when anonymous).
+fn plan_of(resolved: Option<&Resolved>) -> Plan {
+    resolved.map_or(Plan::Free, Resolved::plan)
 }
 
 /// The page size a plan allows.
@@ -152,10 +157,10 @@ pub async fn forward(State(state): State<AppState>, peer: Peer, req: Request) ->
     let Some(upstream) = owner(&path) else {
         return Problem::not_found(format!("no route {}", parts.uri.path())).into_response();
     };
-    let resolved = parts.extensions.get::<Resolved>().cloned().unwrap_or_default();
     let mut query = parts.uri.query().map(str::to_owned);
     if parts.method == http::Method::GET && path == "/products" {
-        query = query.map(|q| cap_page_size(&q, page_cap(&state, resolved.plan())));
+        let cap = page_cap(&state, plan_of(parts.extensions.get()));
+        query = query.map(|q| cap_page_size(&q, cap));
     }
     let path_and_query = match query {
         Some(q) if !q.is_empty() => format!("{path}?{q}"),
@@ -168,12 +173,12 @@ pub async fn forward(State(state): State<AppState>, peer: Peer, req: Request) ->
 async fn send(
     state: &AppState,
     upstream: Upstream,
-    parts: http::request::Parts,
+    mut parts: http::request::Parts,
     path_and_query: String,
     body: axum::body::Body,
     peer: Peer,
 ) -> Response {
-    let resolved = parts.extensions.get::<Resolved>().cloned().unwrap_or_default();
+    let resolved = parts.extensions.remove::<Resolved>().unwrap_or_default();
     let out = Outgoing {
         method: parts.method,
         path_and_query,
@@ -195,8 +200,7 @@ async fn send(
 /// the plan's page size per page; the answer carries the `request_id`.
 pub async fn search(State(state): State<AppState>, peer: Peer, req: Request) -> Response {
     let (parts, body) = req.into_parts();
-    let resolved = parts.extensions.get::<Resolved>().cloned().unwrap_or_default();
-    let cap = page_cap(&state, resolved.plan());
+    let cap = page_cap(&state, plan_of(parts.extensions.get()));
     let query = parts.uri.query().unwrap_or_default();
     let mut capped = cap_page_size(query, cap);
     if !url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "limit" || k == "per_page") {
