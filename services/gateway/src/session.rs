@@ -286,17 +286,13 @@ impl Sessions {
     }
 
     async fn call_refresh(&self, refresh_token: &str) -> Result<Tokens, RefreshFailure> {
-        let auth = self.upstreams.target(Upstream::Auth);
-        let answer = crate::upstream::traced(
-            self.upstreams
-                .client()
-                .post(format!("{}/auth/refresh", auth.url))
-                .timeout(auth.timeout)
-                .json(&serde_json::json!({ "refresh_token": refresh_token })),
-        )
-        .send()
-        .await
-        .map_err(|_| RefreshFailure::Unavailable)?;
+        let answer = self
+            .upstreams
+            .call(Upstream::Auth, Method::POST, "/auth/refresh")
+            .json(&serde_json::json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+            .map_err(|_| RefreshFailure::Unavailable)?;
         match answer.status().as_u16() {
             200 => answer.json().await.map_err(|_| RefreshFailure::Unavailable),
             400 | 401 | 403 => Err(RefreshFailure::Rejected),
@@ -306,16 +302,12 @@ impl Sessions {
 
     /// Revokes a refresh token at auth (best effort: the cookies go either way).
     pub async fn revoke(&self, refresh_token: &str) {
-        let auth = self.upstreams.target(Upstream::Auth);
-        let outcome = crate::upstream::traced(
-            self.upstreams
-                .client()
-                .post(format!("{}/auth/logout", auth.url))
-                .timeout(auth.timeout)
-                .json(&serde_json::json!({ "refresh_token": refresh_token })),
-        )
-        .send()
-        .await;
+        let outcome = self
+            .upstreams
+            .call(Upstream::Auth, Method::POST, "/auth/logout")
+            .json(&serde_json::json!({ "refresh_token": refresh_token }))
+            .send()
+            .await;
         if let Err(err) = outcome {
             tracing::warn!(error = %err, "logout: auth unreachable; the refresh token expires on its own");
         }

@@ -232,9 +232,16 @@ impl Upstreams {
             .unwrap_or(&self.targets[0])
     }
 
-    /// The shared client (keep-alive pool to every upstream).
-    pub fn client(&self) -> &reqwest::Client {
-        &self.client
+    /// A call of the gateway's own to `upstream` (not a forwarded request): its URL for
+    /// `path`, its timeout, and the trace headers of the request being served. It does not go
+    /// through the breaker: these calls have their own answers for an unreachable upstream.
+    pub fn call(&self, upstream: Upstream, method: Method, path: &str) -> reqwest::RequestBuilder {
+        let target = self.target(upstream);
+        traced(
+            self.client
+                .request(method, format!("{}{path}", target.url))
+                .timeout(target.timeout),
+        )
     }
 
     /// `/ready` entries: each upstream's `/health`, reported but never making us unready.
@@ -275,7 +282,7 @@ impl Upstreams {
                 self.failed(&target, "timeout");
                 return Err(ForwardError::Timeout(name));
             }
-            Ok(Err(err)) if is_too_large(&err) => {
+            Ok(Err(err)) if caused_by::<LengthLimitError>(&err) => {
                 // The client's fault, not the upstream's: a half-open breaker closes again.
                 target.breaker.record(true);
                 self.metrics.upstream(name, "too_large");
@@ -338,11 +345,12 @@ pub fn traced(mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
     request
 }
 
-/// Whether the request failed because its body passed the limit.
-fn is_too_large(err: &reqwest::Error) -> bool {
+/// Whether `E` is among the causes of `err` (reqwest wraps what our body stream or resolver
+/// returned a few levels down).
+pub fn caused_by<E: std::error::Error + 'static>(err: &reqwest::Error) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
     while let Some(e) = source {
-        if e.is::<LengthLimitError>() {
+        if e.is::<E>() {
             return true;
         }
         source = e.source();

@@ -111,17 +111,6 @@ pub struct Downloaded {
     pub content_type: String,
 }
 
-fn blocked_in_chain(err: &reqwest::Error) -> bool {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
-    while let Some(e) = source {
-        if e.is::<Blocked>() {
-            return true;
-        }
-        source = e.source();
-    }
-    false
-}
-
 impl Fetcher {
     /// A fetcher for `config`.
     pub fn new(config: &ImageConfig) -> anyhow::Result<Self> {
@@ -199,7 +188,7 @@ impl Fetcher {
                 .send()
                 .await
                 .map_err(|err| {
-                    if blocked_in_chain(&err) {
+                    if crate::upstream::caused_by::<Blocked>(&err) {
                         ImgError::Forbidden(format!(
                             "host `{}` resolves only to private addresses",
                             url.host_str().unwrap_or_default()

@@ -342,12 +342,9 @@ impl ImageProxy {
     }
 
     async fn own(&self, path: &str) -> Result<(Bytes, String), ImgError> {
-        let catalog = self.upstreams.target(Upstream::Catalog);
         let answer = self
             .upstreams
-            .client()
-            .get(format!("{}{path}", catalog.url))
-            .timeout(catalog.timeout)
+            .call(Upstream::Catalog, reqwest::Method::GET, path)
             .send()
             .await
             .map_err(|_| ImgError::Upstream("the catalog is unreachable".into()))?;

@@ -2,11 +2,11 @@
 //! service's document), `/api/v1/openapi/{service}.json` (one service's document as seen
 //! through the gateway) and `/api/v1/openapi.json` (all of them merged).
 
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 use shop_kit::Problem;
@@ -25,7 +25,8 @@ pub struct DocsCache {
     merged: Mutex<Option<(Instant, Value)>>,
 }
 
-fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
+/// Swagger UI's configuration: the four services' documents and the merged one, made once.
+static SWAGGER_CONFIG: LazyLock<Arc<utoipa_swagger_ui::Config<'static>>> = LazyLock::new(|| {
     let urls = Upstream::ALL
         .iter()
         .map(|u| {
@@ -39,7 +40,7 @@ fn swagger_config() -> Arc<utoipa_swagger_ui::Config<'static>> {
         })
         .chain([utoipa_swagger_ui::Url::new("all (merged)", "/api/v1/openapi.json")]);
     Arc::new(utoipa_swagger_ui::Config::new(urls))
-}
+});
 
 /// `GET /docs`: redirects to `/docs/` so the page's relative asset paths resolve.
 pub async fn root() -> Response {
@@ -49,7 +50,7 @@ pub async fn root() -> Response {
 /// `GET /docs/` and `GET /docs/{*file}`: Swagger UI.
 pub async fn page(file: Option<Path<String>>) -> Response {
     let file = file.map(|Path(f)| f).unwrap_or_default();
-    match utoipa_swagger_ui::serve(&file, swagger_config()) {
+    match utoipa_swagger_ui::serve(&file, SWAGGER_CONFIG.clone()) {
         Ok(Some(asset)) => {
             let mut answer = (
                 [
@@ -73,20 +74,15 @@ pub async fn page(file: Option<Path<String>>) -> Response {
 
 /// One service's document, fetched from it.
 async fn fetch(state: &AppState, upstream: Upstream) -> Result<Value, Problem> {
-    let target = state.upstreams.target(upstream);
-    let answer = crate::upstream::traced(
-        state
-            .upstreams
-            .client()
-            .get(format!("{}/openapi.json", target.url))
-            .timeout(target.timeout),
-    )
-    .send()
-    .await
-    .map_err(|_| {
-        Problem::new(StatusCode::BAD_GATEWAY, "upstream-unreachable", "Upstream unreachable")
-            .detail(format!("{} is unreachable", upstream.as_str()))
-    })?;
+    let answer = state
+        .upstreams
+        .call(upstream, Method::GET, "/openapi.json")
+        .send()
+        .await
+        .map_err(|_| {
+            Problem::new(StatusCode::BAD_GATEWAY, "upstream-unreachable", "Upstream unreachable")
+                .detail(format!("{} is unreachable", upstream.as_str()))
+        })?;
     if !answer.status().is_success() {
         return Err(
             Problem::new(StatusCode::BAD_GATEWAY, "upstream-error", "Upstream error").detail(format!(
@@ -156,16 +152,30 @@ pub fn merge(docs: Vec<(Upstream, Value)>, missing: &[Upstream]) -> Value {
     let mut tags = Vec::new();
     for (upstream, doc) in docs {
         let mut doc = public_view(doc);
-        let schemas: Vec<(String, Value)> = doc
+        // Schemas this document names like an earlier one but defines differently: renamed
+        // here, references and all, so the merge below never has to choose.
+        let clashing: Vec<String> = doc
             .pointer("/components/schemas")
             .and_then(Value::as_object)
-            .map(|s| s.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+            .map(|own| {
+                own.iter()
+                    .filter(|(name, schema)| {
+                        components
+                            .get("schemas")
+                            .and_then(|merged| merged.get(name.as_str()))
+                            .is_some_and(|existing| existing != *schema)
+                    })
+                    .map(|(name, _)| name.clone())
+                    .collect()
+            })
             .unwrap_or_default();
-        for (name, schema) in &schemas {
-            let existing = components.get("schemas").and_then(|s| s.get(name)).cloned();
-            if existing.as_ref().is_some_and(|e| e != schema) {
-                let renamed = format!("{}.{name}", upstream.as_str());
-                rename_refs(&mut doc, name, &renamed);
+        for name in clashing {
+            let renamed = format!("{}.{name}", upstream.as_str());
+            rename_refs(&mut doc, &name, &renamed);
+            if let Some(own) = doc.pointer_mut("/components/schemas").and_then(Value::as_object_mut)
+                && let Some(schema) = own.remove(&name)
+            {
+                own.insert(renamed, schema);
             }
         }
         if let Some(doc_components) = doc.get("components").and_then(Value::as_object) {
@@ -173,12 +183,7 @@ pub fn merge(docs: Vec<(Upstream, Value)>, missing: &[Upstream]) -> Value {
                 let slot = components.entry(kind.clone()).or_insert_with(|| json!({}));
                 if let (Some(slot), Some(entries)) = (slot.as_object_mut(), entries.as_object()) {
                     for (name, entry) in entries {
-                        let name = if kind == "schemas" && slot.get(name).is_some_and(|e| e != entry) {
-                            format!("{}.{name}", upstream.as_str())
-                        } else {
-                            name.clone()
-                        };
-                        slot.entry(name).or_insert_with(|| entry.clone());
+                        slot.entry(name.clone()).or_insert_with(|| entry.clone());
                     }
                 }
             }

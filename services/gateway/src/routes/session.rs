@@ -4,7 +4,7 @@
 //! local path in `next`, or back to `/login?error=…`); a JSON post with JSON or a problem.
 
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
@@ -125,24 +125,18 @@ pub async fn login(
             decision.refusal()
         };
     }
-    let auth = state.upstreams.target(Upstream::Auth);
-    let resolved = Resolved::default();
-    let sent = crate::upstream::traced(
-        state
-            .upstreams
-            .client()
-            .post(format!("{}/auth/login", auth.url))
-            .timeout(auth.timeout)
-            .headers(crate::routes::proxy::upstream_headers(
-                HeaderMap::new(),
-                &resolved,
-                peer.0,
-                state.config.public_url.starts_with("https:"),
-            ))
-            .json(&json!({"email": input.email, "password": input.password})),
-    )
-    .send()
-    .await;
+    let sent = state
+        .upstreams
+        .call(Upstream::Auth, Method::POST, "/auth/login")
+        .headers(crate::routes::proxy::upstream_headers(
+            HeaderMap::new(),
+            &Resolved::default(),
+            peer.0,
+            state.config.public_url.starts_with("https:"),
+        ))
+        .json(&json!({"email": input.email, "password": input.password}))
+        .send()
+        .await;
     let answer = match sent {
         Ok(answer) => answer,
         Err(err) => {
