@@ -28,13 +28,15 @@ pub fn router(state: AppState) -> Router {
         .route("/", get(pages::home))
         .route("/login", get(pages::login).post(session::login))
         .route("/logout", post(session::logout))
+        .route("/{*path}", any(pages::not_found))
         .layer(from_fn_with_state(state.clone(), crate::session::page_middleware));
     let open = Router::new()
         .route("/api/{*path}", any(proxy::legacy))
         .route("/docs", get(docs::root))
         .route("/docs/", get(docs::page))
         .route("/docs/{*file}", get(docs::page))
-        .route("/img", get(img::image));
+        .route("/img", get(img::image))
+        .route("/static/{file}", get(pages::stylesheet));
     Router::new()
         .merge(api)
         .merge(pages)

@@ -4,6 +4,7 @@
 mod degradation;
 mod docs;
 mod images;
+mod pages;
 mod proxy;
 mod ratelimit;
 mod session;

@@ -1,0 +1,66 @@
+//! The gateway's own pages: their stylesheet, and a page (not JSON) for a browser that asks
+//! for an address that does not exist.
+
+#![allow(clippy::unwrap_used)]
+
+use shop_testkit::problem;
+
+use crate::support::{self, browser_login, client, spawn_gateway};
+
+#[tokio::test]
+async fn pages_link_a_stylesheet_served_under_its_content_hash() {
+    let shop = support::spawn_shop().await;
+    let gateway = spawn_gateway(shop.config()).await;
+    let home = client()
+        .get(gateway.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let href = home
+        .split("rel=\"stylesheet\" href=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("no stylesheet link: {home}"));
+    assert!(href.starts_with("/static/shop.") && href.ends_with(".css"), "{href}");
+    let css = client().get(gateway.url(href)).send().await.unwrap();
+    assert_eq!(css.status(), 200);
+    assert_eq!(css.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(css.headers()["cache-control"], "public, max-age=31536000, immutable");
+    assert!(css.text().await.unwrap().contains("header"));
+    let stale = client()
+        .get(gateway.url("/static/shop.0000000000.css"))
+        .send()
+        .await
+        .unwrap();
+    problem(stale, 404).await;
+}
+
+#[tokio::test]
+async fn a_browser_gets_a_page_for_an_unknown_address_and_a_client_a_problem() {
+    let shop = support::spawn_shop().await;
+    let email = support::register(&shop).await;
+    let gateway = spawn_gateway(shop.config()).await;
+    let jar = browser_login(&gateway, &email).await;
+    let resp = client()
+        .get(gateway.url("/no-such-page"))
+        .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("cookie", jar.header())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 404);
+    assert!(
+        resp.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = resp.text().await.unwrap();
+    assert!(html.contains("This page does not exist"), "{html}");
+    assert!(html.contains(&email), "the header still shows who is signed in: {html}");
+    let resp = client().post(gateway.url("/no-such-page")).send().await.unwrap();
+    problem(resp, 404).await;
+}
