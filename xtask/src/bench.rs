@@ -96,6 +96,17 @@ fn bench_binary(name: &str) -> std::path::PathBuf {
     proc::target_dir().join(PROFILE).join(name)
 }
 
+/// Builds `packages` in release, saying so.
+fn build_release(packages: &[&str]) -> Result<()> {
+    eprintln!("xtask: building {} (release)", packages.join(", "));
+    let mut cargo = proc::cargo();
+    cargo.args(["build", "--release"]);
+    for package in packages {
+        cargo.args(["-p", package]);
+    }
+    proc::run_ok(&mut cargo)
+}
+
 /// `names` placed on free local ports.
 fn local_instances(names: &[&str]) -> Result<Vec<Instance>> {
     let ports = proc::free_ports(names.len() * 2)?;
@@ -146,8 +157,7 @@ fn auth(args: &[String]) -> Result<()> {
     let requests: usize = flag(args, "--requests", 400)?;
     let seconds: u64 = flag(args, "--seconds", 3)?;
     let tools = tools::ensure_tools(false)?;
-    eprintln!("xtask: building shop-auth and shop-bench (release)");
-    proc::run_ok(proc::cargo().args(["build", "--release", "-p", "shop-auth", "-p", "shop-bench"]))?;
+    build_release(&["shop-auth", "shop-bench"])?;
 
     let stack = Stack::start(&tools, &StackOptions::new("bench", true))?;
     stack.create_database("auth")?;
@@ -281,17 +291,7 @@ fn catalog(args: &[String]) -> Result<()> {
     let seconds: u64 = flag(args, "--seconds", 10)?;
     let extra: usize = flag(args, "--products", 5000)?;
     let tools = tools::ensure_tools(false)?;
-    eprintln!("xtask: building shop-catalog, shop-auth (for keys) and shop-bench (release)");
-    proc::run_ok(proc::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "shop-catalog",
-        "-p",
-        "shop-auth",
-        "-p",
-        "shop-bench",
-    ]))?;
+    build_release(&["shop-catalog", "shop-auth", "shop-bench"])?;
 
     let stack = Stack::start(&tools, &StackOptions::new("bench-catalog", true))?;
     stack.create_database("catalog")?;
@@ -404,21 +404,7 @@ fn order(args: &[String]) -> Result<()> {
     let seconds: u64 = flag(args, "--seconds", 10)?;
     let users: usize = flag(args, "--users", 64)?;
     let tools = tools::ensure_tools(false)?;
-    eprintln!("xtask: building shop-auth, shop-catalog, shop-cart, shop-order and shop-bench (release)");
-    proc::run_ok(proc::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "shop-auth",
-        "-p",
-        "shop-catalog",
-        "-p",
-        "shop-cart",
-        "-p",
-        "shop-order",
-        "-p",
-        "shop-bench",
-    ]))?;
+    build_release(&["shop-auth", "shop-catalog", "shop-cart", "shop-order", "shop-bench"])?;
 
     let stack = Stack::start(&tools, &StackOptions::new("bench-order", true))?;
     let secrets = services::ensure_secrets(stack.dir(), &bench_binary("shop-auth"))?;

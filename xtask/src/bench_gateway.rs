@@ -9,8 +9,7 @@ use std::time::Duration;
 
 use anyhow::Result;
 
-use super::{bench_binary, bench_env, flag, http_load, local_instances, memory_kib};
-use crate::proc;
+use super::{bench_binary, bench_env, build_release, flag, http_load, local_instances, memory_kib};
 use crate::services::{self, ShopEnv};
 use crate::stack::{Stack, StackOptions};
 use crate::tools;
@@ -34,19 +33,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let concurrency: usize = flag(args, "--concurrency", 64)?;
     let seconds: u64 = flag(args, "--seconds", 10)?;
     let tools = tools::ensure_tools(false)?;
-    eprintln!("xtask: building shop-catalog, shop-gateway, shop-auth (for keys) and shop-bench (release)");
-    proc::run_ok(proc::cargo().args([
-        "build",
-        "--release",
-        "-p",
-        "shop-catalog",
-        "-p",
-        "shop-gateway",
-        "-p",
-        "shop-auth",
-        "-p",
-        "shop-bench",
-    ]))?;
+    build_release(&["shop-catalog", "shop-gateway", "shop-auth", "shop-bench"])?;
 
     let stack = Stack::start(&tools, &StackOptions::new("bench-gateway", true))?;
     stack.create_database("catalog")?;
