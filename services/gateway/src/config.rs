@@ -215,6 +215,24 @@ pub struct Config {
     pub limits: Limits,
     /// The image proxy.
     pub images: ImageConfig,
+    /// How the web UI writes prices.
+    pub ui: UiConfig,
+}
+
+/// `CURRENCY` and `PRICE_FORMAT`: how pages write prices.
+#[derive(Debug, Clone)]
+pub struct UiConfig {
+    /// The format, with the currency's sign.
+    pub price_format: crate::ui::money::PriceFormat,
+}
+
+impl Default for UiConfig {
+    fn default() -> Self {
+        Self {
+            price_format: crate::ui::money::PriceFormat::parse(crate::ui::money::DEFAULT_FORMAT, "KZT")
+                .unwrap_or_else(|_| unreachable!("the default format parses")),
+        }
+    }
 }
 
 fn rate_or(var: &str, default: Rate) -> Result<Rate, ConfigError> {
@@ -306,6 +324,13 @@ impl Config {
                 max_dimension: config::or("IMAGE_MAX_DIMENSION", i.max_dimension)?,
                 fetch_timeout: millis_or("IMAGE_FETCH_TIMEOUT_MS", i.fetch_timeout)?,
                 insecure_origins,
+            },
+            ui: UiConfig {
+                price_format: crate::ui::money::PriceFormat::parse(
+                    &config::or("PRICE_FORMAT", crate::ui::money::DEFAULT_FORMAT.to_owned())?,
+                    &config::or("CURRENCY", "KZT".to_owned())?,
+                )
+                .map_err(|e| ConfigError::new("PRICE_FORMAT", e))?,
             },
         })
     }

@@ -30,6 +30,7 @@ pub mod ratelimit;
 pub mod routes;
 pub mod security;
 pub mod session;
+pub mod ui;
 pub mod upstream;
 
 use std::sync::Arc;

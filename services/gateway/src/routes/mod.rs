@@ -2,7 +2,6 @@
 
 pub mod docs;
 pub mod img;
-pub mod pages;
 pub mod proxy;
 pub mod session;
 
@@ -11,6 +10,7 @@ use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get, post};
 
 use crate::AppState;
+use crate::ui::shop;
 
 /// Every route, with the session, rate-limit and security-header layers where they apply.
 pub fn router(state: AppState) -> Router {
@@ -25,10 +25,33 @@ pub fn router(state: AppState) -> Router {
         .layer(from_fn_with_state(state.clone(), proxy::limit))
         .layer(from_fn_with_state(state.clone(), crate::session::api_middleware));
     let pages = Router::new()
-        .route("/", get(pages::home))
-        .route("/login", get(pages::login).post(session::login))
+        .route("/", get(shop::catalog::home))
+        .route("/products/{id}", get(shop::catalog::product))
+        .route("/login", get(shop::account::login).post(session::login))
         .route("/logout", post(session::logout))
-        .route("/{*path}", any(pages::not_found))
+        .route(
+            "/register",
+            get(shop::account::register_page).post(shop::account::register),
+        )
+        .route(
+            "/profile",
+            get(shop::account::profile).post(shop::account::update_profile),
+        )
+        .route("/profile/password", post(shop::account::update_profile))
+        .route("/lang/{code}", get(shop::switch_language))
+        .route("/cart", get(shop::cart::show))
+        .route("/cart/add", post(shop::cart::add))
+        .route("/cart/set", post(shop::cart::set))
+        .route("/cart/remove", post(shop::cart::remove))
+        .route("/checkout", post(shop::cart::checkout))
+        .route("/orders", get(shop::orders::list))
+        .route("/orders/{id}", get(shop::orders::show))
+        .route(
+            "/orders/{id}/cancel",
+            get(shop::orders::confirm_cancel).post(shop::orders::cancel),
+        )
+        .merge(crate::ui::admin::routes())
+        .route("/{*path}", any(shop::not_found))
         .layer(from_fn_with_state(state.clone(), crate::session::page_middleware));
     let open = Router::new()
         .route("/api/{*path}", any(proxy::legacy))
@@ -36,7 +59,7 @@ pub fn router(state: AppState) -> Router {
         .route("/docs/", get(docs::page))
         .route("/docs/{*file}", get(docs::page))
         .route("/img", get(img::image))
-        .route("/static/{file}", get(pages::stylesheet));
+        .route("/static/{file}", get(crate::ui::assets::serve));
     Router::new()
         .merge(api)
         .merge(pages)

@@ -47,6 +47,7 @@ async fn a_browser_gets_a_page_for_an_unknown_address_and_a_client_a_problem() {
     let resp = client()
         .get(gateway.url("/no-such-page"))
         .header("accept", "text/html,application/xhtml+xml,*/*;q=0.8")
+        .header("accept-language", "en-GB,en;q=0.9")
         .header("cookie", jar.header())
         .send()
         .await
@@ -59,7 +60,7 @@ async fn a_browser_gets_a_page_for_an_unknown_address_and_a_client_a_problem() {
             .starts_with("text/html")
     );
     let html = resp.text().await.unwrap();
-    assert!(html.contains("This page does not exist"), "{html}");
+    assert!(html.contains("There is nothing at this address."), "{html}");
     assert!(html.contains(&email), "the header still shows who is signed in: {html}");
     let resp = client().post(gateway.url("/no-such-page")).send().await.unwrap();
     problem(resp, 404).await;

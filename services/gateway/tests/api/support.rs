@@ -160,6 +160,7 @@ pub fn config(keys: &TempKeys, urls: [String; 4]) -> Config {
         trusted_proxy_hops: 0,
         limits,
         images: ImageConfig::disabled(),
+        ui: shop_gateway::config::UiConfig::default(),
     }
 }
 
