@@ -33,9 +33,9 @@ fn clothing_schema() -> Value {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "properties": {
-            "size": {"type": "string", "enum": ["XS", "S", "M", "L", "XL", "XXL"]},
-            "color": {"type": "string", "minLength": 1, "maxLength": 30},
-            "material": {"type": "string", "maxLength": 60}
+            "size": {"type": "string", "enum": ["XS", "S", "M", "L", "XL", "XXL"], "title": "Size"},
+            "color": {"type": "string", "minLength": 1, "maxLength": 30, "title": "Colour"},
+            "material": {"type": "string", "maxLength": 60, "title": "Material"}
         },
         "required": ["size", "color"],
         "additionalProperties": false
@@ -47,9 +47,9 @@ fn electronics_schema() -> Value {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "properties": {
-            "brand": {"type": "string", "minLength": 1, "maxLength": 40},
-            "warranty_months": {"type": "integer", "minimum": 0, "maximum": 60},
-            "wireless": {"type": "boolean"}
+            "brand": {"type": "string", "minLength": 1, "maxLength": 40, "title": "Brand"},
+            "warranty_months": {"type": "integer", "minimum": 0, "maximum": 60, "title": "Warranty", "x-unit": "months"},
+            "wireless": {"type": "boolean", "title": "Wireless"}
         },
         "required": ["brand", "warranty_months"],
         "additionalProperties": false
