@@ -125,6 +125,9 @@ impl RetainKnown for HeaderMap {
     }
 }
 
+/// A posted form as a handler takes it: see [`Ctx::form`].
+pub type FormInput<T> = Result<axum::Form<T>, axum::extract::rejection::FormRejection>;
+
 /// A sum of money however a template holds it (by value or behind references).
 pub trait Amount {
     fn amount(&self) -> Decimal;
@@ -224,6 +227,9 @@ impl Problem {
     }
 }
 
+// The helpers that refuse return the refusal itself as the error: a handler hands it straight
+// back to axum (`return refusal`), so boxing it would only add an allocation.
+#[allow(clippy::result_large_err)]
 impl Ctx {
     /// The text of `key` in the page's language.
     pub fn t(&self, key: &str) -> String {
@@ -335,6 +341,14 @@ impl Ctx {
         } else {
             Err(self.error_page(StatusCode::FORBIDDEN, "error-forbidden"))
         }
+    }
+
+    /// A form's fields, or a page saying the form could not be read (422): a body that is not
+    /// a form, or a field that does not fit (never axum's plain-text rejection).
+    pub fn form<T>(&self, input: FormInput<T>) -> Result<T, Response> {
+        input
+            .map(|axum::Form(form)| form)
+            .map_err(|_| self.error_page(StatusCode::UNPROCESSABLE_ENTITY, "error-invalid"))
     }
 
     /// Whether a form's `_csrf` field is this session's token; otherwise the refusal page.

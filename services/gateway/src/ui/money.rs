@@ -134,10 +134,11 @@ impl PriceFormat {
             n => n,
         };
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (i + 3 - first) % 3 == 0 {
-                if let Some(sep) = self.grouping {
-                    out.push(sep);
-                }
+            if i > 0
+                && (i + 3 - first) % 3 == 0
+                && let Some(sep) = self.grouping
+            {
+                out.push(sep);
             }
             out.push(c);
         }

@@ -1,6 +1,7 @@
 //! The gateway's tests: real auth, catalog, cart and order behind it, the test Redis, and
 //! small local servers where a test needs an upstream that misbehaves.
 
+mod admin;
 mod degradation;
 mod docs;
 mod images;
@@ -8,4 +9,5 @@ mod pages;
 mod proxy;
 mod ratelimit;
 mod session;
+mod shop;
 mod support;

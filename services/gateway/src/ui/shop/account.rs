@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
 use axum::extract::Query;
 use axum::extract::rejection::QueryRejection;
 use axum::http::{HeaderMap, Method, StatusCode};
@@ -19,7 +18,7 @@ use crate::config::Upstream;
 use crate::ratelimit::Policy;
 use crate::routes::session::local_path;
 use crate::session::{Peer, Sessions, Tokens};
-use crate::ui::{ApiError, Ctx, Problem};
+use crate::ui::{ApiError, Ctx, FormInput, Problem};
 
 /// `?next=…&error=…` of the login page.
 #[derive(Debug, Default, Deserialize)]
@@ -133,7 +132,11 @@ fn field_messages(ctx: &Ctx, problem: &Problem) -> BTreeMap<String, String> {
 }
 
 /// `POST /register`: creates the account, then signs in and goes where the shopper was.
-pub async fn register(ctx: Ctx, peer: Peer, headers: HeaderMap, Form(form): Form<RegisterForm>) -> Response {
+pub async fn register(ctx: Ctx, peer: Peer, headers: HeaderMap, form: FormInput<RegisterForm>) -> Response {
+    let form = match ctx.form(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     if let Err(refusal) = ctx.check_csrf(form.csrf.as_deref()) {
         return refusal;
     }
@@ -272,7 +275,11 @@ pub struct ProfileForm {
 }
 
 /// `POST /profile` (name, phone, address) and `POST /profile/password`.
-pub async fn update_profile(ctx: Ctx, Form(form): Form<ProfileForm>) -> Response {
+pub async fn update_profile(ctx: Ctx, form: FormInput<ProfileForm>) -> Response {
+    let form = match ctx.form(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     if let Err(login) = ctx.need_user() {
         return login;
     }

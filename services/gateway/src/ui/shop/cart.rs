@@ -8,7 +8,6 @@
 use std::collections::BTreeMap;
 
 use askama::Template;
-use axum::Form;
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use rust_decimal::Decimal;
@@ -19,7 +18,7 @@ use shop_api::order::Order;
 use uuid::Uuid;
 
 use crate::config::Upstream;
-use crate::ui::{ApiError, Ctx};
+use crate::ui::{ApiError, Ctx, FormInput};
 
 const SEEN_PRICES: &str = "/me/preferences/seen_prices";
 
@@ -183,18 +182,27 @@ async fn change(ctx: Ctx, form: LineForm, action: &'static str) -> Response {
 }
 
 /// `POST /cart/add` (`product_id`, `qty`).
-pub async fn add(ctx: Ctx, Form(form): Form<LineForm>) -> Response {
-    change(ctx, form, "add").await
+pub async fn add(ctx: Ctx, form: FormInput<LineForm>) -> Response {
+    match ctx.form(form) {
+        Ok(form) => change(ctx, form, "add").await,
+        Err(refusal) => refusal,
+    }
 }
 
 /// `POST /cart/set` (`product_id`, `qty`; 0 removes).
-pub async fn set(ctx: Ctx, Form(form): Form<LineForm>) -> Response {
-    change(ctx, form, "set").await
+pub async fn set(ctx: Ctx, form: FormInput<LineForm>) -> Response {
+    match ctx.form(form) {
+        Ok(form) => change(ctx, form, "set").await,
+        Err(refusal) => refusal,
+    }
 }
 
 /// `POST /cart/remove` (`product_id`).
-pub async fn remove(ctx: Ctx, Form(form): Form<LineForm>) -> Response {
-    change(ctx, form, "remove").await
+pub async fn remove(ctx: Ctx, form: FormInput<LineForm>) -> Response {
+    match ctx.form(form) {
+        Ok(form) => change(ctx, form, "remove").await,
+        Err(refusal) => refusal,
+    }
 }
 
 /// The checkout form.
@@ -206,7 +214,11 @@ pub struct CheckoutForm {
 }
 
 /// `POST /checkout`: places the order (or finds the one this form already placed) and shows it.
-pub async fn checkout(ctx: Ctx, Form(form): Form<CheckoutForm>) -> Response {
+pub async fn checkout(ctx: Ctx, form: FormInput<CheckoutForm>) -> Response {
+    let form = match ctx.form(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     if let Err(login) = ctx.need_user() {
         return login;
     }

@@ -1,7 +1,6 @@
 //! The shopper's orders: the list, one order, and cancelling with a confirmation step.
 
 use askama::Template;
-use axum::Form;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
@@ -12,7 +11,7 @@ use shop_api::page::Page;
 use uuid::Uuid;
 
 use crate::config::Upstream;
-use crate::ui::{ApiError, Ctx};
+use crate::ui::{ApiError, Ctx, FormInput};
 
 /// `?page=`
 #[derive(Debug, Default, Deserialize)]
@@ -150,7 +149,11 @@ pub struct CancelForm {
 }
 
 /// `POST /orders/{id}/cancel`.
-pub async fn cancel(ctx: Ctx, Path(id): Path<String>, Form(form): Form<CancelForm>) -> Response {
+pub async fn cancel(ctx: Ctx, Path(id): Path<String>, form: FormInput<CancelForm>) -> Response {
+    let form = match ctx.form(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     if let Err(login) = ctx.need_user() {
         return login;
     }
