@@ -2,8 +2,9 @@
 //! keys) and `shop-bench` in release, starts catalog (demo data) and the gateway on a fresh
 //! private stack, then prints, at one concurrency: the category listing straight from the
 //! catalog and through `/api/v1` (requests/s, p50, p99, and the throughput the gateway costs;
-//! aim ≤ 25 %), `/img` for a cached image (aim ≥ 5 000/s), and the gateway's resident memory
-//! idle (aim ≤ 15 MiB) and under load.
+//! aim ≤ 25 %), the rendered home page of that category (aim ≥ 60 % of the JSON listing
+//! through the gateway) and its HTML size, product pages (p99), `/img` for a cached image
+//! (aim ≥ 5 000/s), and the gateway's resident memory idle (aim ≤ 15 MiB) and under load.
 
 use std::time::Duration;
 
@@ -111,6 +112,39 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         "{{\"bench\":\"gateway_cost\",\"throughput_cost\":{:.3},\"aim\":0.25}}",
         1.0 - through / direct
     );
+    // The web UI: the home page of the same category (two catalog calls: the page and the
+    // category list) and product pages (the product and its template).
+    let home_path = format!("/?category={category}&per_page=24");
+    let (status, html) = services::http_get(
+        ([127, 0, 0, 1], gateway.ports.api).into(),
+        &home_path,
+        Duration::from_secs(10),
+        4 * 1024 * 1024,
+    )?;
+    anyhow::ensure!(status == 200, "the home page answered {status}");
+    let home = http_load(
+        &stack,
+        "gateway_home_html",
+        &[format!("{}{home_path}", gateway.url())],
+        concurrency,
+        seconds,
+    )?;
+    println!(
+        "{{\"bench\":\"gateway_home_vs_json\",\"ratio\":{:.3},\"aim\":0.6,\"html_bytes\":{}}}",
+        home / through,
+        html.len()
+    );
+    let ids = stack.psql(
+        "catalog",
+        "SELECT id FROM products WHERE is_active ORDER BY sku LIMIT 20",
+    )?;
+    let product_pages: Vec<String> = ids
+        .lines()
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| format!("{}/products/{id}", gateway.url()))
+        .collect();
+    http_load(&stack, "gateway_product_page", &product_pages, concurrency, seconds)?;
     let slug = stack
         .psql(
             "catalog",

@@ -583,6 +583,12 @@ impl Drop for Running {
 
 /// `GET path` over plain HTTP/1.1 and returns the status code.
 pub(crate) fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> Result<u16> {
+    http_get(addr, path, timeout, 64 * 1024).map(|(status, _)| status)
+}
+
+/// `GET path` over plain HTTP/1.1: the status code and the body (answers of at most `limit`
+/// bytes, sent with a `Content-Length`).
+pub(crate) fn http_get(addr: SocketAddr, path: &str, timeout: Duration, limit: usize) -> Result<(u16, Vec<u8>)> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
@@ -594,7 +600,7 @@ pub(crate) fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> Re
     // A server that keeps the connection open anyway ends the read by the timeout.
     let mut response = Vec::new();
     let mut chunk = [0_u8; 4096];
-    while response.len() < 64 * 1024 {
+    while response.len() < limit {
         match stream.read(&mut chunk) {
             Ok(0) => break,
             Ok(n) => response.extend_from_slice(&chunk[..n]),
@@ -603,10 +609,17 @@ pub(crate) fn http_status(addr: SocketAddr, path: &str, timeout: Duration) -> Re
         }
     }
     let line = String::from_utf8_lossy(&response[..response.len().min(64)]);
-    line.strip_prefix("HTTP/1.")
+    let status = line
+        .strip_prefix("HTTP/1.")
         .and_then(|rest| rest.get(2..5))
         .and_then(|code| code.parse().ok())
-        .with_context(|| format!("not an HTTP response from {addr}: {line:?}"))
+        .with_context(|| format!("not an HTTP response from {addr}: {line:?}"))?;
+    let body = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|end| response[end + 4..].to_vec())
+        .unwrap_or_default();
+    Ok((status, body))
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 //! private Postgres and Redis — each step timed, with a summary table at the end.
 
 use std::io::IsTerminal;
+use std::path::Path;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -15,6 +16,10 @@ use crate::tools::{self, Tools};
 // The operator's rendered manifests, validated offline (its own file to keep this one short).
 #[path = "manifests.rs"]
 mod manifests;
+
+// axe-core, which the browser tests inject into every page they check.
+#[path = "axe.rs"]
+mod axe;
 
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,14 +68,16 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     let started = Instant::now();
 
     let tools = timed(&mut steps, "tools", || {
-        // Chromium too: the gateway's pages are proven in a real headless browser.
+        // Chromium, chromedriver and axe-core too: the gateway's pages are proven in a real
+        // headless browser and checked for accessibility.
         let tools = tools::ensure_tools(true)?;
+        let (axe, axe_version) = axe::ensure()?;
         let runner = if tools.nextest {
             "cargo-nextest"
         } else {
             "cargo test (no cargo-nextest)"
         };
-        Ok((tools, runner.to_owned()))
+        Ok(((tools, axe), format!("{runner}, axe {axe_version}")))
     });
     if lint {
         timed(&mut steps, "fmt", || {
@@ -82,7 +89,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     }
     timed(&mut steps, "manifests", manifests::check);
     match tools {
-        Some(tools) if !proc::interrupted() => {
+        Some((tools, axe)) if !proc::interrupted() => {
             // The stack lives exactly as long as this block: stopped on every way out of it.
             let stack = timed(&mut steps, "stack", || {
                 let stack = Stack::start(&tools, &StackOptions::new("test", true))?;
@@ -91,7 +98,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             });
             match stack {
                 Some(mut stack) => {
-                    timed(&mut steps, "tests", || run_tests(&tools, &stack, &runner_args));
+                    timed(&mut steps, "tests", || run_tests(&tools, &axe, &stack, &runner_args));
                     if let Err(err) = stack.stop() {
                         eprintln!("xtask: {err:#}");
                     }
@@ -185,8 +192,9 @@ fn cargo_step(cmd: &mut std::process::Command) -> Result<((), String)> {
     Ok(((), String::new()))
 }
 
-/// Runs the test suite against the stack, streaming its output and counting results.
-fn run_tests(tools: &Tools, stack: &Stack, runner_args: &[String]) -> Result<((), String)> {
+/// Runs the test suite against the stack, streaming its output and counting results. The
+/// browser tests get Chromium, chromedriver and `axe` (the path of `axe.min.js`).
+fn run_tests(tools: &Tools, axe: &Path, stack: &Stack, runner_args: &[String]) -> Result<((), String)> {
     let mut cmd = proc::cargo();
     if tools.nextest {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
@@ -198,6 +206,8 @@ fn run_tests(tools: &Tools, stack: &Stack, runner_args: &[String]) -> Result<(()
         .env("SHOP_TEST_DATABASE_URL", stack.database_url("postgres"))
         .env("SHOP_TEST_REDIS_URL", format!("{}/", stack.redis_url()))
         .envs(tools.chromium.as_ref().map(|path| ("SHOP_TEST_CHROMIUM", path)))
+        .envs(tools.chromedriver.as_ref().map(|path| ("SHOP_TEST_CHROMEDRIVER", path)))
+        .env("SHOP_TEST_AXE", axe)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Output goes through a pipe (to count results); keep colours when a person watches.

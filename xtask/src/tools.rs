@@ -1,5 +1,5 @@
 //! Finding (and, as root, installing) the programs the commands need: the PostgreSQL server
-//! binaries, Redis, optionally Chromium, and whether `cargo-nextest` is there.
+//! binaries, Redis, optionally Chromium and chromedriver, and whether `cargo-nextest` is there.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -30,8 +30,7 @@ pub(crate) struct Tools {
     pub(crate) redis_cli: PathBuf,
     /// `chromium` (or Chrome), when asked for and found (`SHOP_TEST_CHROMIUM` for the tests).
     pub(crate) chromium: Option<PathBuf>,
-    /// `chromedriver`, when asked for and found.
-    #[allow(dead_code)]
+    /// `chromedriver`, when asked for and found (`SHOP_TEST_CHROMEDRIVER` for the tests).
     pub(crate) chromedriver: Option<PathBuf>,
     /// Whether `cargo nextest` works (then tests run with it, else with `cargo test`).
     pub(crate) nextest: bool,
@@ -69,13 +68,7 @@ pub(crate) fn ensure_tools(need_chromium: bool) -> Result<Tools> {
     if need_chromium {
         packages.extend_from_slice(BROWSER_PACKAGES);
     }
-    proc::run_ok(Command::new("apt-get").arg("update"))?;
-    proc::run_ok(
-        Command::new("apt-get")
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .args(["install", "-y", "--no-install-recommends"])
-            .args(&packages),
-    )?;
+    apt_install(&packages)?;
     find(need_chromium, root).map_err(|missing| {
         anyhow::anyhow!(
             "still missing after `apt-get install {}`: {}",
@@ -83,6 +76,17 @@ pub(crate) fn ensure_tools(need_chromium: bool) -> Result<Tools> {
             missing.join(", ")
         )
     })
+}
+
+/// Installs Debian packages with `apt-get` (as root, non-interactively, no recommends).
+pub(crate) fn apt_install(packages: &[&str]) -> Result<()> {
+    proc::run_ok(Command::new("apt-get").arg("update"))?;
+    proc::run_ok(
+        Command::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "--no-install-recommends"])
+            .args(packages),
+    )
 }
 
 /// Whether the effective user is root (`id -u` prints 0).

@@ -8,6 +8,7 @@
 //!   its URLs and stops it gracefully.
 //! - [`json`], [`expect`], [`problem`]: read a response's body, asserting its status (and, for
 //!   a problem, its RFC 9457 shape).
+//! - [`webdriver_connector`]: how the browser tests' fantoccini reaches a local chromedriver.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -260,6 +261,13 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .expect("build the test client")
+}
+
+/// The plain-HTTP connector a fantoccini `ClientBuilder::new` needs to reach a chromedriver on
+/// 127.0.0.1: the browser tests build fantoccini without its TLS features (they would bring a
+/// second rustls crypto provider), and then it has no connector of its own.
+pub fn webdriver_connector() -> hyper_util::client::legacy::connect::HttpConnector {
+    hyper_util::client::legacy::connect::HttpConnector::new()
 }
 
 #[cfg(test)]
