@@ -17,10 +17,12 @@
 //! - `/api/v1/search` with a page size the plan allows; `/docs` and the merged
 //!   `/api/v1/openapi.json` ([`routes::docs`]); the image proxy `/img` ([`images`]).
 //! - Security headers on every answer ([`security`]).
+//! - The web UI ([`ui`]): the shop's pages and its admin, rendered server-side in Russian or
+//!   English, working without JavaScript for the main journey.
 //!
 //! Layout: [`cli`], [`config`], [`upstream`] (targets, breaker, forwarding), [`session`],
 //! [`ratelimit`], [`images`] (fetching safely, resizing, the disk cache), [`security`],
-//! [`metrics`], [`routes`].
+//! [`metrics`], [`routes`], [`ui`].
 
 pub mod cli;
 pub mod config;
