@@ -162,7 +162,6 @@ notice-cart-changed = Your cart changed since you opened it. Check it and place 
 notice-cart-empty = Your cart is empty.
 notice-not-sold = Some items are no longer sold. Remove them and try again.
 notice-checkout-placed = Thank you! Your order is placed.
-notice-checkout-rejected = The order could not be placed.
 notice-checkout-pending = Your order is being confirmed; this page will show the outcome shortly.
 notice-canceled = The order is canceled.
 notice-not-cancelable = This order can no longer be canceled.

@@ -166,7 +166,6 @@ notice-cart-changed = Корзина изменилась с момента от
 notice-cart-empty = Ваша корзина пуста.
 notice-not-sold = Некоторые товары больше не продаются. Удалите их и попробуйте снова.
 notice-checkout-placed = Спасибо! Заказ оформлен.
-notice-checkout-rejected = Заказ не удалось оформить.
 notice-checkout-pending = Заказ подтверждается; результат скоро появится на этой странице.
 notice-canceled = Заказ отменён.
 notice-not-cancelable = Этот заказ уже нельзя отменить.

@@ -480,6 +480,14 @@ async fn answer<T: DeserializeOwned>(sent: Result<reqwest::Response, reqwest::Er
     })
 }
 
+/// The short number an order is shown by: the last 8 hex digits of its id, upper case. Order
+/// ids are UUIDv7, whose leading digits are a timestamp (two orders of the same minute share
+/// them); the trailing ones are random.
+pub fn order_number(id: impl std::borrow::Borrow<uuid::Uuid>) -> String {
+    let hex = id.borrow().simple().to_string();
+    hex[hex.len() - 8..].to_ascii_uppercase()
+}
+
 /// Percent-encodes a query value.
 pub fn encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
@@ -494,4 +502,18 @@ pub fn query(pairs: &[(&str, String)]) -> String {
         }
     }
     q.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn orders_of_the_same_moment_get_different_numbers() {
+        let a = uuid::Uuid::parse_str("01a22a2e-0000-7000-8000-00000000abcd").unwrap_or_default();
+        let b = uuid::Uuid::parse_str("01a22a2e-0000-7000-8000-00000000abce").unwrap_or_default();
+        assert_eq!(order_number(a), "0000ABCD");
+        assert_ne!(order_number(a), order_number(b));
+        assert_eq!(order_number(&b).len(), 8);
+    }
 }

@@ -323,10 +323,7 @@ impl Browser {
     /// its validation runs either way) and waits up to [`WAIT`] for the next page to load.
     pub async fn submit(&self, form_css: &str) -> Result<()> {
         let form = self.find(form_css).await?;
-        // A mark on this document: gone once another document has loaded.
-        self.client
-            .execute("window.__shopkeeperOldPage = true;", vec![])
-            .await?;
+        self.mark_page().await?;
         match form
             .find(Locator::Css(
                 "button[type=submit], input[type=submit], button:not([type])",
@@ -344,6 +341,35 @@ impl Browser {
                     .with_context(|| format!("submitting `{form_css}`"))?;
             }
         }
+        self.wait_for_next_page(&format!("submitting `{form_css}`")).await
+    }
+
+    /// Chooses the option `value` of the `<select>` matching `select_css`, as a person would
+    /// (a click on the option), and waits up to [`WAIT`] for the page its form loads: for
+    /// controls that submit their form when changed (`data-autosubmit`).
+    pub async fn choose(&self, select_css: &str, value: &str) -> Result<()> {
+        let select = self.find(select_css).await?;
+        self.mark_page().await?;
+        select
+            .select_by_value(value)
+            .await
+            .with_context(|| format!("choosing {value:?} in `{select_css}`"))?;
+        self.wait_for_next_page(&format!("choosing {value:?} in `{select_css}`"))
+            .await
+    }
+
+    /// Marks the current document, so that [`Browser::wait_for_next_page`] sees another one.
+    pub async fn mark_page(&self) -> Result<()> {
+        // A mark on this document: gone once another document has loaded.
+        self.client
+            .execute("window.__shopkeeperOldPage = true;", vec![])
+            .await?;
+        Ok(())
+    }
+
+    /// Waits up to [`WAIT`] until a document other than the one [`Browser::mark_page`] marked
+    /// has loaded completely; `what` names the action for the error.
+    pub async fn wait_for_next_page(&self, what: &str) -> Result<()> {
         let deadline = Instant::now() + WAIT;
         loop {
             // Errors while the old document unloads count as "not yet".
@@ -359,12 +385,18 @@ impl Browser {
             }
             if Instant::now() > deadline {
                 bail!(
-                    "submitting `{form_css}` loaded no new page within {WAIT:?} (an invalid field?); still on {}",
+                    "{what} loaded no new page within {WAIT:?} (an invalid field?); still on {}",
                     self.here().await
                 );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Resizes the window so that the viewport is `width`×`height` CSS pixels (a phone:
+    /// [`PHONE`]); [`Browser::shot`] and [`Browser::step`] return to [`DESKTOP`].
+    pub async fn set_viewport(&self, size: (u32, u32)) -> Result<()> {
+        self.viewport(size).await
     }
 
     /// The rendered text of the element matching `css` (as a person reads it).

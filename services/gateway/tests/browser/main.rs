@@ -8,6 +8,7 @@
 // Not every journey uses every helper.
 #[allow(dead_code)]
 mod harness;
+mod journeys;
 #[path = "../api/support.rs"]
 mod support;
 

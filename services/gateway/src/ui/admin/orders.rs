@@ -199,7 +199,7 @@ pub async fn confirm_cancel(ctx: Ctx, Path(id): Path<String>, RawQuery(raw): Raw
             ctx: &ctx,
             title: ctx.t("admin-order-cancel"),
             question: ctx.t("admin-order-cancel-question"),
-            details: vec![(ctx.t("admin-col-order"), id.simple().to_string()[..8].to_owned())],
+            details: vec![(ctx.t("admin-col-order"), crate::ui::order_number(id))],
             action: format!("/admin/orders/{id}/cancel"),
             confirm: ctx.t("admin-order-cancel-confirm"),
             back: back.clone(),

@@ -238,11 +238,16 @@ pub async fn checkout(ctx: Ctx, form: FormInput<CheckoutForm>) -> Response {
     match placed {
         Ok(order) => {
             let _ = ctx.call(Upstream::Cart, Method::DELETE, SEEN_PRICES, None).await;
-            ctx.redirect(&format!(
-                "/orders/{}?notice=checkout-{}",
-                order.id,
-                order.status.as_str()
-            ))
+            // A rejection is explained on the order page itself, in its alert.
+            if order.status == shop_api::order::OrderStatus::Rejected {
+                ctx.redirect(&format!("/orders/{}", order.id))
+            } else {
+                ctx.redirect(&format!(
+                    "/orders/{}?notice=checkout-{}",
+                    order.id,
+                    order.status.as_str()
+                ))
+            }
         }
         Err(ApiError::Problem(p)) if p.slug == "idempotency-key-reused" => ctx.redirect("/cart?notice=cart-changed"),
         Err(ApiError::Problem(p)) if p.status == 422 && p.errors.iter().any(|(ptr, _)| ptr == "/cart") => {
