@@ -514,6 +514,6 @@ mod tests {
         let b = uuid::Uuid::parse_str("01a22a2e-0000-7000-8000-00000000abce").unwrap_or_default();
         assert_eq!(order_number(a), "0000ABCD");
         assert_ne!(order_number(a), order_number(b));
-        assert_eq!(order_number(&b).len(), 8);
+        assert_eq!(order_number(b).len(), 8);
     }
 }
