@@ -5,6 +5,10 @@
 //! runs) → secrets (generated once) → per database owner: create the database, `migrate`,
 //! `seed` → start every built service and wait for its `/health` → write
 //! `target/dev/stack.env` → print the banner → supervise → stop everything.
+//!
+//! Supervising ([`crate::supervise`]): a service that dies is started again after a pause
+//! (0.5 s doubling to 30 s) and announced when it answers again; Postgres or Redis dying ends
+//! the run, since nothing works without them. Ctrl-C (SIGINT, SIGTERM, SIGHUP) stops it all.
 
 use std::fs;
 use std::io::Write;
@@ -16,8 +20,9 @@ use std::time::Duration;
 use anyhow::{Context, Result, bail};
 
 use crate::proc;
-use crate::services::{self, Instance, Running, SERVICES, ShopEnv};
+use crate::services::{self, Instance, SERVICES, ShopEnv};
 use crate::stack::{Stack, StackOptions};
+use crate::supervise::{Event, Policy, Supervisor};
 use crate::tools;
 
 /// The profile dev builds and runs: the one the tests use, so nothing compiles twice.
@@ -32,7 +37,8 @@ const ADMIN_PASSWORD: &str = "admin123";
 /// unless `SHOP_DEV_SKIP_SEED` is set. A service adds its name here once it has one.
 const SEEDS: &[&str] = &["catalog"];
 
-/// How long a service gets to answer `/health`, and to drain after SIGTERM.
+/// How long a service gets to answer `/health` at start (a restart gets
+/// [`Policy::start_timeout`]), and to drain after SIGTERM.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
@@ -135,65 +141,104 @@ fn prepare_databases(built: &[Instance], shop: &ShopEnv<'_>) -> Result<()> {
     Ok(())
 }
 
-/// Starts the services, writes `stack.env`, prints the banner and supervises until Ctrl-C or
-/// until a service dies; then stops them all.
+/// Starts the services, writes `stack.env`, prints the banner and supervises them until
+/// Ctrl-C (or until Postgres or Redis dies); then stops them all.
 fn serve(built: &[Instance], shop: &ShopEnv<'_>, dev_dir: &Path) -> Result<()> {
     let pid_file = dev_dir.join("services.pid");
     let env_file = proc::target_dir().join("dev").join("stack.env");
-    let mut running: Vec<Running> = Vec::new();
+    let mut supervisor = Supervisor::new(Policy::DEV);
 
     let result = (|| -> Result<()> {
         for instance in built {
             let env = services::service_env(instance, shop);
             let binary = instance.service.binary_path(PROFILE);
-            running.push(services::spawn_prefixed(
-                instance.service.name,
-                &mut services::command(&binary, &env),
-            )?);
-            let pids: String = running
-                .iter()
-                .zip(built)
-                .map(|(child, instance)| format!("{} {}\n", child.pid(), instance.service.binary))
-                .collect();
-            fs::write(&pid_file, pids).with_context(|| format!("writing {}", pid_file.display()))?;
+            // A restart runs the binary as it is then: rebuilt, if the developer rebuilt it.
+            let recipe = Box::new(move || services::command(&binary, &env));
+            supervisor.add(instance.service.name, instance.ports.admin, recipe)?;
+            write_pid_file(&pid_file, &supervisor)?;
         }
-        for (child, instance) in running.iter_mut().zip(built) {
-            child.wait_healthy(instance.ports.admin, START_TIMEOUT)?;
-        }
+        supervisor.wait_ready(START_TIMEOUT)?;
         write_stack_env(&env_file, shop)?;
         println!("{}", banner(built, shop, &env_file));
-        supervise(&mut running)
+        supervise(&mut supervisor, &backing_servers(shop.stack), &pid_file)
     })();
 
-    if !running.is_empty() {
+    if !supervisor.is_empty() {
         eprintln!("xtask: stopping the services");
     }
-    for child in &mut running {
-        child.request_stop().ok();
-    }
-    for child in &mut running {
-        if let Err(err) = child.stop(STOP_GRACE) {
-            eprintln!("xtask: stopping {}: {err:#}", child.name);
-        }
-    }
+    supervisor.stop(STOP_GRACE);
     fs::remove_file(&env_file).ok();
     fs::remove_file(&pid_file).ok();
     result
 }
 
-/// Waits for Ctrl-C/SIGTERM (then `Ok`) or for a service to exit on its own (then `Err`).
-fn supervise(running: &mut [Running]) -> Result<()> {
+/// Keeps the services up until Ctrl-C/SIGTERM (then `Ok`): restarts a service that dies,
+/// keeps the pid file current. Fails when Postgres or Redis dies.
+fn supervise(supervisor: &mut Supervisor, backing: &[Backing], pid_file: &Path) -> Result<()> {
     loop {
         if proc::interrupted() {
             return Ok(());
         }
-        for child in running.iter_mut() {
-            if let Some(status) = child.exited()? {
-                bail!("{} exited unexpectedly ({status})", child.name);
-            }
+        if let Some(gone) = backing.iter().find(|server| !proc::alive(server.pid)) {
+            bail!(
+                "{} (pid {}) is gone; the services cannot work without it, so the dev stack stops \
+                 (log: {}). For an outage drill, freeze it instead of killing it: see \
+                 \"When a process dies\" in docs/development.md",
+                gone.what,
+                gone.pid,
+                display_relative(&gone.log)
+            );
+        }
+        let events = supervisor.tick();
+        if events.iter().any(|event| matches!(event, Event::Started { .. })) {
+            write_pid_file(pid_file, supervisor)?;
         }
         thread::sleep(proc::POLL);
     }
+}
+
+/// `pid binary` lines for every running service, for [`stop_leftover_services`].
+fn write_pid_file(path: &Path, supervisor: &Supervisor) -> Result<()> {
+    let pids: String = supervisor
+        .pids()
+        .into_iter()
+        .filter_map(|(name, pid)| Some(format!("{pid} {}\n", services::service(name).ok()?.binary)))
+        .collect();
+    fs::write(path, pids).with_context(|| format!("writing {}", path.display()))
+}
+
+/// Postgres or Redis of the dev stack, watched so that its death ends the run with a reason
+/// instead of leaving services that cannot answer.
+#[derive(Debug)]
+struct Backing {
+    what: &'static str,
+    pid: u32,
+    log: PathBuf,
+}
+
+/// Postgres' and Redis' pids, from their pid files (`pg/postmaster.pid`, whose first line is
+/// the postmaster's pid, and `redis.pid`); a server whose pid cannot be read is not watched.
+fn backing_servers(stack: &Stack) -> Vec<Backing> {
+    let dir = stack.dir();
+    [
+        (
+            "Postgres",
+            dir.join("pg").join("postmaster.pid"),
+            dir.join("postgres.log"),
+        ),
+        ("Redis", dir.join("redis.pid"), dir.join("redis.log")),
+    ]
+    .into_iter()
+    .filter_map(|(what, pid_file, log)| {
+        let pid = fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.lines().next()?.trim().parse().ok());
+        if pid.is_none() {
+            eprintln!("xtask: cannot read {}; {what} is not watched", pid_file.display());
+        }
+        Some(Backing { what, pid: pid?, log })
+    })
+    .collect()
 }
 
 /// Stops services a previous, killed `cargo xtask dev` left running (their pids are kept in

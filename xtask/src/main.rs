@@ -1,6 +1,7 @@
 //! `cargo xtask <command>`: the project's chores, in Rust so they need nothing but cargo.
 //!
-//! - [`dev`]: `cargo xtask dev` runs the whole shop locally on a private Postgres and Redis.
+//! - [`dev`]: `cargo xtask dev` runs the whole shop locally on a private Postgres and Redis,
+//!   restarting a service that dies ([`supervise`]).
 //! - [`test`]: `cargo xtask test` runs the gates (fmt, clippy, the test suite) as CI does.
 //! - [`bench`]: `cargo xtask bench`.
 //! - Shared: [`tools`] (finds or installs Postgres/Redis), [`stack`] (the private Postgres and
@@ -13,6 +14,7 @@ mod dev;
 mod proc;
 mod services;
 mod stack;
+mod supervise;
 mod test;
 mod tools;
 
