@@ -39,24 +39,62 @@ pub struct Config {
     pub trusted_proxy_hops: usize,
 }
 
-/// Login throttling limits.
+/// Login throttling (docs/api/auth.md#throttling): per (email, address) pair, per email, per
+/// address.
 #[derive(Debug, Clone, Copy)]
 pub struct ThrottleConfig {
-    /// `LOGIN_MAX_FAILURES_PER_EMAIL` in one window (default 5).
-    pub per_email: i32,
-    /// `LOGIN_MAX_FAILURES_PER_IP` in one window (default 50).
-    pub per_ip: i32,
-    /// `LOGIN_THROTTLE_WINDOW_SECS` (default 900).
+    /// `LOGIN_MAX_FAILURES_PER_PAIR`: failures of one email from one address before that pair
+    /// is refused (default 5).
+    pub per_pair: u32,
+    /// `LOGIN_PAIR_LOCK_SECS`: how long a pair is first refused; doubles with each further
+    /// failure, up to the window (default 60).
+    pub pair_lock: Duration,
+    /// `LOGIN_MAX_FAILURES_PER_EMAIL`: failures of one email from all addresses before it backs
+    /// off (1 s, doubling) for the addresses that failed on it (default 10).
+    pub per_email: u32,
+    /// `LOGIN_EMAIL_BACKOFF_MAX_SECS`: the longest backoff of an email (default 60).
+    pub email_backoff_max: Duration,
+    /// `LOGIN_MAX_FAILURES_PER_IP`: failures from one address across emails (each email adding
+    /// at most `per_pair`) before the address is refused (default 50).
+    pub per_ip: u32,
+    /// `LOGIN_THROTTLE_WINDOW_SECS`: a counter forgets its failures this long after its last
+    /// failure and the end of its block (default 900).
     pub window: Duration,
 }
 
 impl Default for ThrottleConfig {
     fn default() -> Self {
         Self {
-            per_email: 5,
+            per_pair: 5,
+            pair_lock: Duration::from_secs(60),
+            per_email: 10,
+            email_backoff_max: Duration::from_secs(60),
             per_ip: 50,
             window: Duration::from_secs(900),
         }
+    }
+}
+
+impl ThrottleConfig {
+    /// Reads the `LOGIN_*` variables; limits and durations must be at least 1.
+    fn from_env() -> Result<Self, ConfigError> {
+        let d = Self::default();
+        let count = |name: &str, default: u32| match config::or(name, default)? {
+            0 => Err(ConfigError::new(name, "must be at least 1")),
+            n => Ok(n),
+        };
+        let seconds = |name: &str, default: Duration| match config::seconds_or(name, default)? {
+            s if s.is_zero() => Err(ConfigError::new(name, "must be at least 1")),
+            s => Ok(s),
+        };
+        Ok(Self {
+            per_pair: count("LOGIN_MAX_FAILURES_PER_PAIR", d.per_pair)?,
+            pair_lock: seconds("LOGIN_PAIR_LOCK_SECS", d.pair_lock)?,
+            per_email: count("LOGIN_MAX_FAILURES_PER_EMAIL", d.per_email)?,
+            email_backoff_max: seconds("LOGIN_EMAIL_BACKOFF_MAX_SECS", d.email_backoff_max)?,
+            per_ip: count("LOGIN_MAX_FAILURES_PER_IP", d.per_ip)?,
+            window: seconds("LOGIN_THROTTLE_WINDOW_SECS", d.window)?,
+        })
     }
 }
 
@@ -80,7 +118,6 @@ impl Config {
             (Some(_), None) => return Err(ConfigError::new("ADMIN_PASSWORD", "must be set when ADMIN_EMAIL is")),
             (None, Some(_)) => return Err(ConfigError::new("ADMIN_EMAIL", "must be set when ADMIN_PASSWORD is")),
         };
-        let defaults = ThrottleConfig::default();
         Ok(Self {
             server: ServerConfig::from_env()?,
             database_url: config::secret("DATABASE_URL")?,
@@ -93,11 +130,7 @@ impl Config {
             service_ttl: config::seconds_or("SERVICE_TOKEN_TTL_SECS", Duration::from_secs(300))?,
             admin,
             service_clients_file: config::optional("SERVICE_CLIENTS_FILE")?,
-            throttle: ThrottleConfig {
-                per_email: config::or("LOGIN_MAX_FAILURES_PER_EMAIL", defaults.per_email)?,
-                per_ip: config::or("LOGIN_MAX_FAILURES_PER_IP", defaults.per_ip)?,
-                window: config::seconds_or("LOGIN_THROTTLE_WINDOW_SECS", defaults.window)?,
-            },
+            throttle: ThrottleConfig::from_env()?,
             trusted_proxy_hops: config::or("TRUSTED_PROXY_HOPS", 0)?,
         })
     }

@@ -122,9 +122,10 @@ pub async fn update_me(
     if let (Some(new), Some(current)) = (&new_password, &req.current_password) {
         // Guessing the current password with a stolen access token is throttled like a login.
         let keys = throttle::Keys::new(&row.email, ip);
-        if let Err(retry_after) = throttle::attempt(&state.db, &state.config.throttle, &keys).await? {
-            return Err(Problem::too_many_requests(retry_after.as_secs()));
-        }
+        let admitted = match throttle::attempt(&state.db, &state.config.throttle, keys).await? {
+            Ok(admitted) => admitted,
+            Err(refused) => return Err(Problem::too_many_requests(refused.retry_after_secs())),
+        };
         let ok = state
             .hasher
             .verify(current, Some(&row.password_hash))
@@ -133,7 +134,7 @@ pub async fn update_me(
         if !ok {
             return Err(Problem::invalid("/current_password", "is not your current password"));
         }
-        throttle::succeeded(&state.db, &keys).await?;
+        admitted.succeeded(&state.db).await?;
         change.password_hash = Some(state.hasher.hash(new.expose()).await.map_err(Problem::internal)?);
     }
     let updated = store::update_profile(&state.db, user.id, &change)

@@ -156,11 +156,14 @@ pub async fn login(
         return Err(Problem::invalid("/password", "must be 1 to 1024 bytes"));
     }
     let keys = throttle::Keys::new(email.as_str(), ip);
-    if let Err(retry_after) = throttle::attempt(&state.db, &state.config.throttle, &keys).await? {
-        AuthMetrics::count(&state.metrics.logins, "throttled");
-        tracing::warn!(%ip, "login throttled");
-        return Err(Problem::too_many_requests(retry_after.as_secs()));
-    }
+    let admitted = match throttle::attempt(&state.db, &state.config.throttle, keys).await? {
+        Ok(admitted) => admitted,
+        Err(refused) => {
+            AuthMetrics::count(&state.metrics.logins, "throttled");
+            tracing::warn!(%ip, scope = refused.scope.as_str(), "login throttled");
+            return Err(Problem::too_many_requests(refused.retry_after_secs()));
+        }
+    };
     let user = store::user_by_email(&state.db, email.as_str()).await?;
     let ok = state
         .hasher
@@ -175,7 +178,7 @@ pub async fn login(
         AuthMetrics::count(&state.metrics.logins, "inactive");
         return Err(deactivated());
     }
-    throttle::succeeded(&state.db, &keys).await?;
+    admitted.succeeded(&state.db).await?;
     let body = start_session(&state, &user).await?;
     AuthMetrics::count(&state.metrics.logins, "success");
     tracing::info!(user_id = %user.id, "logged in");

@@ -8,4 +8,5 @@ mod ops;
 mod profile;
 mod session;
 mod support;
+mod throttle;
 mod tokens;

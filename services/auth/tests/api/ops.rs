@@ -203,6 +203,21 @@ async fn the_binary_stops_with_the_name_of_a_missing_or_malformed_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("ADMIN_EMAIL"), "{err}");
 
+    let out = shop_auth()
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/auth")
+        .env("JWT_ISSUER", ISSUER)
+        .env("JWT_AUDIENCE", AUDIENCE)
+        .env("JWT_SIGNING_KEYS_DIR", "/nonexistent/keys")
+        .env("LOGIN_MAX_FAILURES_PER_PAIR", "0")
+        .arg("serve")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("LOGIN_MAX_FAILURES_PER_PAIR") && err.contains("at least 1"),
+        "{err}"
+    );
+
     let out = shop_auth().arg("frobnicate").output().unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("usage"));

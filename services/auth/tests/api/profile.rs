@@ -142,7 +142,7 @@ async fn password_change_needs_the_current_one_and_ends_other_sessions() {
 
 #[tokio::test]
 async fn guessing_the_current_password_is_throttled() {
-    let app = spawn_app_with(|c| c.throttle.per_email = 3).await;
+    let app = spawn_app_with(|c| c.throttle.per_pair = 3).await;
     let t = app.customer("yuri@example.com").await;
     let guess = json!({"new_password": "brand-new-passphrase", "current_password": "a-guess-1234"});
     for _ in 0..3 {
