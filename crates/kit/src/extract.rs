@@ -4,6 +4,7 @@
 //! a missing content type or an oversized body all come back as `application/problem+json`
 //! with axum's status (400, 413, 415 or 422).
 
+use axum::body::Bytes;
 use axum::extract::FromRequest;
 use axum::extract::FromRequestParts;
 use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
@@ -11,10 +12,42 @@ use axum::response::{IntoResponse, Response};
 
 use crate::Problem;
 
-/// A JSON body; rejections are problems.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Json), rejection(Problem))]
+/// A JSON body; rejections are problems, and a NUL in any string is a 422 naming where
+/// ([`crate::guard`]).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
+
+/// The body of `req` (within the body limit), refused with a 422 when `nul` finds a NUL in
+/// it, and a request carrying it again for axum's own extractor.
+async fn checked<S: Send + Sync>(
+    req: axum::extract::Request,
+    state: &S,
+    nul: fn(&[u8]) -> Vec<String>,
+) -> Result<axum::extract::Request, Problem> {
+    let (parts, body) = req.into_parts();
+    let bytes = Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), state)
+        .await
+        .map_err(|r| rejection(r.status(), r.body_text()))?;
+    let found = nul(&bytes);
+    if !found.is_empty() {
+        return Err(crate::guard::nul_problem(found));
+    }
+    Ok(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
+}
+
+impl<T, S> FromRequest<S> for Json<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let req = checked(req, state, crate::guard::json_nul_pointers).await?;
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
 
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
@@ -22,10 +55,28 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// A `application/x-www-form-urlencoded` body (or query, for GET); rejections are problems.
-#[derive(Debug, Clone, Copy, Default, FromRequest)]
-#[from_request(via(axum::Form), rejection(Problem))]
+/// A `application/x-www-form-urlencoded` body (or query, for GET); rejections are problems,
+/// and a NUL in a field is a 422 naming it ([`crate::guard`]; the middleware checks queries).
+#[derive(Debug, Clone, Copy, Default)]
 pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let req = if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
+            req
+        } else {
+            checked(req, state, crate::guard::form_nul_fields).await?
+        };
+        let axum::Form(value) = axum::Form::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
 
 /// A query string; rejections are problems.
 #[derive(Debug, Clone, Copy, Default, FromRequestParts)]

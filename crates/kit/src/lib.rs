@@ -9,6 +9,8 @@
 //! - [`problem`]: the one error type, rendered as `application/problem+json` (RFC 9457), and
 //!   [`extract`]: `Json`/`Form`/`Query`/`Path` extractors whose rejections are problems too.
 //! - [`observe`]: the per-request middleware: request id, W3C trace context, RED metrics, access log.
+//! - [`guard`]: refuses NUL characters in anything that could reach the database (422) and
+//!   oversized headers (431), in one place for every service.
 //! - [`metrics`]: the Prometheus registry and the RED metric families.
 //! - [`health`]: the admin router (`/health`, `/ready`, `/metrics`) and readiness checks.
 //! - [`server`]: binds the API and admin listeners and runs them until SIGTERM/SIGINT, draining
@@ -30,6 +32,7 @@ pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
 pub mod extract;
+pub mod guard;
 pub mod health;
 #[cfg(feature = "auth")]
 pub mod keys;

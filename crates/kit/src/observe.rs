@@ -165,6 +165,7 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
         .map(|m| m.as_str().to_owned())
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
+    let method_label = method_label(req.method());
     let span = tracing::info_span!(
         "request",
         %method,
@@ -192,15 +193,37 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
     metrics
         .duration
         .get_or_create(&RouteLabels {
-            method: method.clone(),
+            method: method_label.to_owned(),
             route: route.clone(),
         })
         .observe(elapsed.as_secs_f64());
     metrics
         .requests
-        .get_or_create(&RequestLabels { method, route, status })
+        .get_or_create(&RequestLabels {
+            method: method_label.to_owned(),
+            route,
+            status,
+        })
         .inc();
     response
+}
+
+/// The `method` label of a request: the standard methods by name, anything else `other`, so
+/// clients cannot create time series by sending made-up methods.
+pub fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
 }
 
 /// The client's address: the socket peer, or, behind `trusted_hops` proxies that each append

@@ -73,7 +73,8 @@ fn panic_to_problem(panic: Box<dyn std::any::Any + Send + 'static>) -> Response 
 }
 
 /// Adds the kit's middleware to a router: request id, trace context, RED metrics, access log,
-/// body limit, problem-document fallbacks for unknown routes and methods, panics as 500s.
+/// the input guard (NUL characters, oversized headers), body limit, problem-document fallbacks
+/// for unknown routes and methods, panics as 500s.
 pub fn with_middleware(router: Router, http: &HttpMetrics, max_body_bytes: usize) -> Router {
     // Layers run outside-in in the reverse order of these calls: observe sees every response,
     // including the 500 a panic becomes, so it is counted, logged and carries its request id.
@@ -82,6 +83,7 @@ pub fn with_middleware(router: Router, http: &HttpMetrics, max_body_bytes: usize
         .method_not_allowed_fallback(method_not_allowed_fallback)
         .layer(CatchPanicLayer::custom(panic_to_problem))
         .layer(DefaultBodyLimit::max(max_body_bytes))
+        .layer(axum::middleware::from_fn(crate::guard::guard))
         .layer(axum::middleware::from_fn_with_state(http.clone(), observe))
 }
 

@@ -180,3 +180,149 @@ async fn cached_tokens_still_expire() {
     tampered[dot + 5] = if tampered[dot + 5] == b'A' { b'B' } else { b'A' };
     assert!(verifier.verify(std::str::from_utf8(&tampered).unwrap()).await.is_err());
 }
+
+/// A route that takes JSON and a form and would hand their text to a database.
+fn echo_routes() -> Router {
+    use axum::routing::post;
+    use shop_kit::extract::{Form, Json, Query};
+    Router::new()
+        .route(
+            "/items/{name}",
+            post(|Json(body): Json<serde_json::Value>| async move { axum::Json(body) }).get(
+                |axum::extract::Path(name): axum::extract::Path<String>,
+                 Query(q): Query<std::collections::HashMap<String, String>>| async move {
+                    axum::Json(serde_json::json!({"name": name, "query": q}))
+                },
+            ),
+        )
+        .route(
+            "/form",
+            post(|Form(f): Form<std::collections::HashMap<String, String>>| async move { axum::Json(f) }),
+        )
+}
+
+async fn problem(resp: reqwest::Response, status: u16) -> serde_json::Value {
+    assert_eq!(resp.status(), status);
+    assert_eq!(resp.headers()["content-type"], "application/problem+json");
+    resp.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn a_nul_anywhere_is_a_422_naming_where_and_a_huge_header_a_431() {
+    let server = start(echo_routes(), ServerConfig::for_tests()).await;
+    let http = shop_testkit::client();
+    let pointers = |body: &serde_json::Value| -> Vec<String> {
+        let mut p: Vec<String> = body["errors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["pointer"].as_str().unwrap().to_owned())
+            .collect();
+        p.sort();
+        p
+    };
+    let body = problem(http.get(server.url("/items/a%00b")).send().await.unwrap(), 422).await;
+    assert_eq!(pointers(&body), ["path"]);
+    let body = problem(
+        http.get(server.url("/items/a?email=x%00y&ok=1")).send().await.unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(pointers(&body), ["/email"]);
+    let body = problem(
+        http.post(server.url("/items/a"))
+            .header("content-type", "application/json")
+            .body(r#"{"sku": "a\u0000", "attributes": {"k\u0000": "v", "list": ["ok", "b\u0000"]}}"#)
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(pointers(&body), ["/attributes/k\\0", "/attributes/list/1", "/sku"]);
+    let body = problem(
+        http.post(server.url("/form"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body("email=a%00&password=x")
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(pointers(&body), ["/email"]);
+    // Clean input still passes, and malformed input keeps its own answer.
+    let ok = http
+        .post(server.url("/items/a"))
+        .json(&serde_json::json!({"sku": "a\\u0000 is text"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), 200);
+    let bad = http
+        .post(server.url("/items/a"))
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    problem(bad, 400).await;
+    let untyped = http.post(server.url("/items/a")).body("{}").send().await.unwrap();
+    problem(untyped, 415).await;
+
+    let body = problem(
+        http.get(server.url("/items/a"))
+            .header("x-big", "a".repeat(shop_kit::guard::MAX_HEADER_BYTES))
+            .send()
+            .await
+            .unwrap(),
+        431,
+    )
+    .await;
+    assert!(body["detail"].as_str().unwrap().contains("x-big"), "{body}");
+}
+
+#[tokio::test]
+async fn made_up_methods_and_paths_create_no_new_time_series() {
+    let server = start(echo_routes(), ServerConfig::for_tests()).await;
+    let http = shop_testkit::client();
+    let series = || async {
+        let text = http
+            .get(server.admin_url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        text.lines()
+            .filter(|l| l.starts_with("http_request"))
+            .map(|l| l.rsplit_once(' ').map_or(l, |(series, _)| series).to_owned())
+            .collect::<std::collections::BTreeSet<String>>()
+    };
+    // Warm up every label value the sweep can produce: `other` and `unmatched` with the
+    // statuses they get.
+    for method in ["BREW", "GET", "POST"] {
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        http.request(m.clone(), server.url("/no-such-route"))
+            .send()
+            .await
+            .unwrap();
+        http.request(m, server.url("/form")).send().await.unwrap();
+    }
+    series().await; // the scrape counts itself from then on
+    let before = series().await;
+    for i in 0..1000_u32 {
+        let method = format!("M{}X{}", i * 7919 % 100_003, i);
+        let m = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
+        let path = format!("/random/{i}/{}", i * 31);
+        let resp = http.request(m, server.url(&path)).send().await.unwrap();
+        assert!(resp.status().is_client_error(), "{method} {path}: {}", resp.status());
+    }
+    let after = series().await;
+    let new: Vec<_> = after.difference(&before).collect();
+    assert!(
+        new.is_empty(),
+        "the label values stay a closed set; new series: {new:?}"
+    );
+}

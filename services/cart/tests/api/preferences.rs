@@ -116,7 +116,9 @@ async fn bad_keys_are_422() {
     let long = "k".repeat(65);
     for key in ["a%20b", "_hidden", ".x", "a%2Fb", "%00", "ключ", "a:b", long.as_str()] {
         let body = problem(app.put_pref(&me.token, key, &json!(1)).await, 422).await;
-        assert_eq!(body["errors"][0]["pointer"], "key", "{key}: {body}");
+        // A NUL is refused by the kit's guard before the route sees the key.
+        let pointer = if key == "%00" { "path" } else { "key" };
+        assert_eq!(body["errors"][0]["pointer"], pointer, "{key}: {body}");
         problem(app.prefs(Method::GET, Some(&me.token), key, None).await, 422).await;
         problem(app.prefs(Method::DELETE, Some(&me.token), key, None).await, 422).await;
     }
