@@ -516,9 +516,12 @@ fn generated_keys_and_clients_follow_the_service_formats() {
         .collect();
     assert_eq!(lines.len(), 3);
     for line in lines {
-        let (id, secret) = line.split_once(':').unwrap();
-        assert_eq!(clients[id].as_str().unwrap(), secret);
-        assert!(secret.len() >= 16);
+        let client = shop_contract::ClientLine::parse(line).unwrap();
+        assert_eq!(clients[client.id].as_str().unwrap(), client.secret);
+        assert!(client.secret.len() >= 16);
+        // The scopes of the contract, written into auth's file.
+        let service = shop_contract::ServiceName::parse(client.id).unwrap();
+        assert_eq!(client.scopes, service.scopes(), "{line}");
     }
     let db = get("demo-db-order");
     assert!(db["url"].as_str().unwrap().starts_with("postgres://order:"));

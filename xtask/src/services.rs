@@ -2,6 +2,7 @@
 //! dev secrets (JWT keys, service clients), the environment each service gets, and running
 //! a service binary with its output prefixed and its `/health` awaited.
 
+use std::collections::VecDeque;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -9,12 +10,13 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
 
-use shop_contract::{CONTRACT_VARS, Placement, SERVICES as CONTRACT_SERVICES, ServiceName, Value};
+use shop_contract::{CONTRACT_VARS, ClientLine, Placement, SERVICES as CONTRACT_SERVICES, ServiceName, Value};
 
 use crate::proc;
 use crate::stack::Stack;
@@ -177,7 +179,7 @@ pub(crate) struct Secrets {
     pub(crate) signing_keys_dir: PathBuf,
     /// The matching public keys (`JWT_PUBLIC_KEYS_DIR`).
     pub(crate) public_keys_dir: PathBuf,
-    /// `client_id:secret` lines (`SERVICE_CLIENTS_FILE`).
+    /// `client_id:secret:scopes` lines (`SERVICE_CLIENTS_FILE`).
     pub(crate) clients_file: PathBuf,
     /// The same clients: `(id, secret)`.
     pub(crate) clients: Vec<(String, String)>,
@@ -197,7 +199,8 @@ impl Secrets {
 
 /// Makes the secrets under `dir` unless they exist: JWT keys through `<auth> keygen --out
 /// <dir>/keys` (only when `keys/signing/` holds no `.pem`), and `<dir>/service-clients` (mode
-/// 0600) with one random secret per calling service; clients new to [`SERVICES`] are appended.
+/// 0600) with one random secret per calling service, kept across runs; each run rewrites the
+/// file's lines with the scopes the contract grants now (`shop_contract::client_line`).
 pub(crate) fn ensure_secrets(dir: &Path, auth_binary: &Path) -> Result<Secrets> {
     let keys = dir.join("keys");
     let signing_keys_dir = keys.join("signing");
@@ -218,24 +221,12 @@ pub(crate) fn ensure_secrets(dir: &Path, auth_binary: &Path) -> Result<Secrets> 
 
     let clients_file = dir.join("service-clients");
     let mut clients = read_clients(&clients_file)?;
-    let mut added = String::new();
     for service in SERVICES.iter().filter(|service| service.client) {
         if !clients.iter().any(|(id, _)| id == service.name) {
-            let secret = random_hex(32)?;
-            added.push_str(&format!("{}:{secret}\n", service.name));
-            clients.push((service.name.to_owned(), secret));
+            clients.push((service.name.to_owned(), random_hex(32)?));
         }
     }
-    if !added.is_empty() {
-        let mut file = fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .mode(0o600)
-            .open(&clients_file)
-            .with_context(|| format!("writing {}", clients_file.display()))?;
-        file.write_all(added.as_bytes())
-            .with_context(|| format!("writing {}", clients_file.display()))?;
-    }
+    write_clients(&clients_file, &clients)?;
     let session_secret = read_or_create_secret(&dir.join("session-secret"))?;
     Ok(Secrets {
         signing_keys_dir,
@@ -286,11 +277,37 @@ fn read_clients(path: &Path) -> Result<Vec<(String, String)>> {
         .map(str::trim)
         .filter(|line| !line.is_empty() && !line.starts_with('#'))
         .map(|line| {
-            line.split_once(':')
-                .map(|(id, secret)| (id.trim().to_owned(), secret.trim().to_owned()))
-                .with_context(|| format!("{}: a line is not `client_id:secret`", path.display()))
+            ClientLine::parse(line)
+                .map(|client| (client.id.to_owned(), client.secret.to_owned()))
+                .with_context(|| format!("{}: a line is not `client_id:secret[:scopes]`", path.display()))
         })
         .collect()
+}
+
+/// Writes the clients file (mode 0600, through a temporary file) when its content changes:
+/// the contract's clients with their scopes, each with its secret from `clients`.
+fn write_clients(path: &Path, clients: &[(String, String)]) -> Result<()> {
+    let secret_of = |service: ServiceName| {
+        clients
+            .iter()
+            .find(|(id, _)| id == service.as_str())
+            .map(|(_, secret)| secret.clone())
+    };
+    let text = shop_contract::clients_file(secret_of);
+    if fs::read_to_string(path).is_ok_and(|old| old == text) {
+        return Ok(());
+    }
+    let tmp = path.with_extension("tmp");
+    let _ = fs::remove_file(&tmp);
+    let mut file = fs::OpenOptions::new()
+        .create_new(true)
+        .write(true)
+        .mode(0o600)
+        .open(&tmp)
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    file.write_all(text.as_bytes())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    fs::rename(&tmp, path).with_context(|| format!("replacing {}", path.display()))
 }
 
 /// `n` random bytes from `/dev/urandom`, hex-encoded.
@@ -482,7 +499,12 @@ pub(crate) struct Running {
     child: Child,
     output: Vec<JoinHandle<()>>,
     status: Option<ExitStatus>,
+    /// Its last [`TAIL_LINES`] lines of output, for the message when it dies.
+    tail: Arc<Mutex<VecDeque<String>>>,
 }
+
+/// How many lines of output a [`Running`] keeps for [`Running::last_lines`].
+const TAIL_LINES: usize = 10;
 
 /// Starts `cmd` in its own process group (so the terminal's Ctrl-C reaches only xtask, which
 /// then stops it in order) with stdout and stderr forwarded line by line under `prefix(name)`.
@@ -492,19 +514,37 @@ pub(crate) fn spawn_prefixed(name: &str, cmd: &mut Command) -> Result<Running> {
         .spawn()
         .with_context(|| format!("starting `{}`", proc::display(cmd)))?;
     let label = prefix(name);
+    let tail = Arc::new(Mutex::new(VecDeque::with_capacity(TAIL_LINES)));
     let mut output = Vec::new();
     if let Some(stdout) = child.stdout.take() {
-        let label = label.clone();
-        output.push(proc::forward_lines(stdout, false, move |line| format!("{label}{line}")));
+        output.push(forward_and_keep(stdout, label.clone(), Arc::clone(&tail)));
     }
     if let Some(stderr) = child.stderr.take() {
-        output.push(proc::forward_lines(stderr, false, move |line| format!("{label}{line}")));
+        output.push(forward_and_keep(stderr, label, Arc::clone(&tail)));
     }
     Ok(Running {
         name: name.to_owned(),
         child,
         output,
         status: None,
+        tail,
+    })
+}
+
+/// Copies a child's stream to our stdout under `label`, keeping its last lines in `tail`.
+fn forward_and_keep<R: Read + Send + 'static>(
+    stream: R,
+    label: String,
+    tail: Arc<Mutex<VecDeque<String>>>,
+) -> JoinHandle<()> {
+    proc::forward_lines(stream, false, move |line| {
+        if let Ok(mut tail) = tail.lock() {
+            if tail.len() == TAIL_LINES {
+                tail.pop_front();
+            }
+            tail.push_back(line.to_owned());
+        }
+        format!("{label}{line}")
     })
 }
 
@@ -563,6 +603,18 @@ impl Running {
         self.status = Some(status);
         self.join_output();
         Ok(status)
+    }
+
+    /// Its last lines of output (at most [`TAIL_LINES`]); once it has exited, up to its very
+    /// last line (the output threads are joined first).
+    pub(crate) fn last_lines(&mut self) -> Vec<String> {
+        if self.status.is_some() {
+            self.join_output();
+        }
+        self.tail
+            .lock()
+            .map(|tail| tail.iter().cloned().collect())
+            .unwrap_or_default()
     }
 
     /// Waits for the output threads (after the process exited) so no line is lost.
@@ -624,6 +676,8 @@ pub(crate) fn http_get(addr: SocketAddr, path: &str, timeout: Duration, limit: u
 
 #[cfg(test)]
 mod tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
     use super::*;
 
     #[test]
@@ -640,9 +694,8 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("xtask-clients-{}", std::process::id()));
         fs::create_dir_all(&dir)?;
         let file = dir.join("service-clients");
-        fs::write(&file, "# comment\norder:abc\n\ncart: def \n")?;
+        fs::write(&file, "# comment\norder:abc\n\ncart: def :catalog:read\n")?;
         let clients = read_clients(&file)?;
-        fs::remove_dir_all(&dir)?;
         assert_eq!(
             clients,
             vec![
@@ -650,6 +703,17 @@ mod tests {
                 ("cart".to_owned(), "def".to_owned())
             ]
         );
+        // A file from before scopes is rewritten with the contract's, keeping the secrets.
+        write_clients(&file, &clients)?;
+        let text = fs::read_to_string(&file)?;
+        let mode = fs::metadata(&file)?.permissions().mode() & 0o777;
+        fs::remove_dir_all(&dir)?;
+        assert!(
+            text.contains("\norder:abc:catalog:read,catalog:reserve,cart:read,cart:clear\n"),
+            "{text}"
+        );
+        assert!(text.contains("\ncart:def:catalog:read\n"), "{text}");
+        assert_eq!(mode, 0o600);
         Ok(())
     }
 

@@ -133,6 +133,7 @@ async fn verify(duration: Duration) -> anyhow::Result<()> {
         iat: now,
         jti: uuid::Uuid::new_v4().to_string(),
         sid: Some(uuid::Uuid::new_v4()),
+        scope: None,
     };
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(kid.into());

@@ -8,9 +8,16 @@
 //! which each implements; [`environment`] assembles the variables from it. A variable added
 //! to a service is added here and reaches both.
 //!
+//! The scopes each service client's token carries, and the line of auth's clients file that
+//! grants them, are in [`scopes`]: both places write the file from [`ServiceName::scopes`].
+//!
 //! No dependencies: no Kubernetes, no HTTP, nothing but the table and the assembly.
 
 use std::fmt;
+
+pub mod scopes;
+
+pub use scopes::{CLIENTS_FILE_HEADER, ClientLine, ClientLineError, SCOPES, Scope, client_line, clients_file};
 
 /// One of the shop's services.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

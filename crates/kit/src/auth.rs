@@ -7,6 +7,9 @@
 //!
 //! Each key is accepted with exactly one algorithm, so `alg: none`, `HS256` signed with a public
 //! key, and other algorithm-confusion tricks fail; `iss`, `aud`, `exp` and `sub` are required.
+//!
+//! Service tokens carry scopes (`scope`, from `shop_contract::ServiceName::scopes`); internal
+//! routes take a [`ServiceScope`] of the one they need and refuse the rest with 403.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,6 +21,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, header};
 use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
+pub use shop_contract::Scope;
 use uuid::Uuid;
 
 use crate::Problem;
@@ -129,6 +133,10 @@ pub struct Claims {
     /// The session (refresh-token family) this token was issued for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// Service tokens: the scopes granted, space-separated (OAuth 2.0, RFC 8693 §4.2); absent
+    /// on user tokens and on a service token granted none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl Claims {
@@ -139,6 +147,27 @@ impl Claims {
             (Plan::Premium, Some(end)) if end <= now => Plan::Free,
             (plan, _) => plan,
         }
+    }
+
+    /// The scopes of a service token that this build knows (unknown names grant nothing).
+    pub fn scopes(&self) -> Vec<Scope> {
+        let mut scopes: Vec<Scope> = self
+            .scope
+            .as_deref()
+            .unwrap_or_default()
+            .split_ascii_whitespace()
+            .filter_map(Scope::parse)
+            .collect();
+        scopes.sort_unstable();
+        scopes.dedup();
+        scopes
+    }
+
+    /// Whether the token carries `scope`.
+    pub fn has_scope(&self, scope: Scope) -> bool {
+        self.scope
+            .as_deref()
+            .is_some_and(|s| s.split_ascii_whitespace().any(|name| name == scope.as_str()))
     }
 }
 
@@ -544,11 +573,41 @@ where
     }
 }
 
-/// An internal service (client-credentials token). Users, admins included, are refused (403).
+/// An internal service (client-credentials token), whatever its scopes. Users, admins
+/// included, are refused (403). Internal routes ask for [`ServiceScope`] instead.
 #[derive(Debug, Clone)]
 pub struct ServiceCaller {
     /// The client id.
     pub client_id: String,
+    /// The scopes its token carries.
+    pub scopes: Vec<Scope>,
+}
+
+impl ServiceCaller {
+    /// `Ok` when the token carries `scope`; otherwise the 403 that names it.
+    pub fn require(&self, scope: Scope) -> Result<(), Problem> {
+        if self.scopes.contains(&scope) {
+            Ok(())
+        } else {
+            Err(insufficient_scope(scope))
+        }
+    }
+}
+
+/// 403 `insufficient-scope`: a service token without the scope a route needs. The scope is
+/// named in `detail`, in the `missing_scope` member and in `WWW-Authenticate` (RFC 6750 §3.1).
+pub fn insufficient_scope(scope: Scope) -> Problem {
+    Problem::new(
+        axum::http::StatusCode::FORBIDDEN,
+        "insufficient-scope",
+        "Insufficient scope",
+    )
+    .detail(format!("this client's token lacks the scope `{scope}`"))
+    .with("missing_scope", scope.as_str())
+    .header(
+        header::WWW_AUTHENTICATE,
+        format!(r#"Bearer error="insufficient_scope", scope="{scope}""#),
+    )
 }
 
 impl<S> FromRequestParts<S> for ServiceCaller
@@ -563,6 +622,180 @@ where
         if claims.role != Role::Service {
             return Err(Problem::forbidden("internal services only"));
         }
-        Ok(Self { client_id: claims.sub })
+        Ok(Self {
+            scopes: claims.scopes(),
+            client_id: claims.sub,
+        })
+    }
+}
+
+/// A scope an extractor can ask for: one marker type per [`Scope`], in [`scope`].
+pub trait RequiredScope: Send + Sync + 'static {
+    /// The scope.
+    const SCOPE: Scope;
+}
+
+/// The marker types of [`ServiceScope`]: `ServiceScope<scope::CatalogReserve>`.
+pub mod scope {
+    use super::{RequiredScope, Scope};
+
+    macro_rules! markers {
+        ($($name:ident),* $(,)?) => {$(
+            #[doc = concat!("[`Scope::", stringify!($name), "`].")]
+            #[derive(Debug, Clone, Copy)]
+            pub struct $name;
+            impl RequiredScope for $name {
+                const SCOPE: Scope = Scope::$name;
+            }
+        )*};
+    }
+
+    markers!(CatalogRead, CatalogReserve, CartRead, CartClear);
+}
+
+/// An internal service whose token carries scope `S` (`ServiceScope<scope::CartRead>`). A user
+/// is refused with 403 `forbidden`; a service without the scope with 403 `insufficient-scope`
+/// naming it ([`insufficient_scope`]).
+#[derive(Debug, Clone)]
+pub struct ServiceScope<S> {
+    /// The client id.
+    pub client_id: String,
+    scope: std::marker::PhantomData<fn() -> S>,
+}
+
+impl<S: RequiredScope> ServiceScope<S> {
+    /// The scope this caller was checked for.
+    pub const fn scope(&self) -> Scope {
+        S::SCOPE
+    }
+}
+
+impl<S, St> FromRequestParts<St> for ServiceScope<S>
+where
+    S: RequiredScope,
+    St: Send + Sync,
+    Arc<TokenVerifier>: FromRef<St>,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &St) -> Result<Self, Self::Rejection> {
+        let caller = ServiceCaller::from_request_parts(parts, state).await?;
+        caller.require(S::SCOPE)?;
+        Ok(Self {
+            client_id: caller.client_id,
+            scope: std::marker::PhantomData,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use axum::routing::get;
+    use tower::ServiceExt as _;
+
+    use super::*;
+
+    fn claims(role: Role, scope: Option<&str>) -> Claims {
+        let now = chrono::Utc::now().timestamp();
+        Claims {
+            sub: "order".into(),
+            email: None,
+            role,
+            plan: Plan::Free,
+            plan_expires_at: None,
+            iss: "http://auth".into(),
+            aud: "shopkeeper".into(),
+            exp: now + 300,
+            iat: now,
+            jti: Uuid::new_v4().to_string(),
+            sid: None,
+            scope: scope.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn scopes_are_read_from_the_space_separated_claim() {
+        let c = claims(Role::Service, Some(" cart:read  catalog:read cart:read made:up "));
+        assert_eq!(c.scopes(), [Scope::CatalogRead, Scope::CartRead]);
+        assert!(c.has_scope(Scope::CartRead));
+        assert!(!c.has_scope(Scope::CartClear));
+        assert!(claims(Role::Service, None).scopes().is_empty());
+        // A scope is a whole word, never a prefix.
+        assert!(!claims(Role::Service, Some("cart:readonly")).has_scope(Scope::CartRead));
+        let json = serde_json::to_value(claims(Role::Service, None)).expect("serializes");
+        assert!(json.get("scope").is_none(), "{json}");
+    }
+
+    /// The answers of a route behind `ServiceScope<scope::CartClear>` to tokens of each shape.
+    #[tokio::test]
+    async fn service_scope_admits_only_services_holding_the_scope() {
+        let (private, public) = keys::generate_ed25519_pem().expect("a key");
+        let verifier = Arc::new(TokenVerifier::with_keys(
+            "http://auth",
+            "shopkeeper",
+            vec![keys::parse_public_key("k1", public.as_bytes()).expect("public key")],
+        ));
+        let app: Router = Router::new()
+            .route(
+                "/clear",
+                get(|svc: ServiceScope<scope::CartClear>| async move { svc.client_id }),
+            )
+            .with_state(verifier);
+        let signing = jsonwebtoken::EncodingKey::from_ed_pem(private.as_bytes()).expect("signing key");
+        let call = |c: Claims| {
+            let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+            header.kid = Some("k1".into());
+            let token = jsonwebtoken::encode(&header, &c, &signing).expect("sign");
+            let app = app.clone();
+            async move {
+                let resp = app
+                    .oneshot(
+                        Request::get("/clear")
+                            .header(header::AUTHORIZATION, format!("Bearer {token}"))
+                            .body(Body::empty())
+                            .expect("request"),
+                    )
+                    .await
+                    .expect("infallible");
+                let status = resp.status();
+                let www = resp
+                    .headers()
+                    .get(header::WWW_AUTHENTICATE)
+                    .map(|v| v.to_str().unwrap_or_default().to_owned());
+                let body = axum::body::to_bytes(resp.into_body(), 1 << 16).await.expect("body");
+                (status, www, serde_json::from_slice::<serde_json::Value>(&body).ok())
+            }
+        };
+
+        let (status, _, _) = call(claims(Role::Service, Some("cart:read cart:clear"))).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let (status, www, body) = call(claims(Role::Service, Some("cart:read catalog:reserve"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            www.as_deref(),
+            Some(r#"Bearer error="insufficient_scope", scope="cart:clear""#)
+        );
+        let body = body.expect("a problem document");
+        assert_eq!(body["type"], "https://shopkeeper.dev/problems/insufficient-scope");
+        assert_eq!(body["missing_scope"], "cart:clear");
+        assert!(
+            body["detail"].as_str().is_some_and(|d| d.contains("cart:clear")),
+            "{body}"
+        );
+
+        let (status, _, _) = call(claims(Role::Service, None)).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // An admin's token is no service token, whatever `scope` it carries.
+        let (status, _, body) = call(claims(Role::Admin, Some("cart:clear"))).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            body.expect("a problem document")["type"],
+            "https://shopkeeper.dev/problems/forbidden"
+        );
     }
 }

@@ -3,7 +3,9 @@
 //! - [`fresh_database`]: a new, empty Postgres database per test, on the private server that
 //!   `cargo xtask test` starts (`SHOP_TEST_DATABASE_URL`, a superuser URL).
 //! - [`redis_url`]: the private Redis of the test run (`SHOP_TEST_REDIS_URL`).
-//! - [`temp_keys`]: a fresh Ed25519 key pair on disk, as auth and the verifiers read them.
+//! - [`temp_keys`]: a fresh Ed25519 key pair on disk, as auth and the verifiers read them;
+//!   [`token`], [`service_token`] and [`scoped_token`] sign tokens as auth would, and
+//!   [`write_service_clients`] writes auth's clients file with the contract's scopes.
 //! - [`spawn`]: runs a bound [`Server`] on `127.0.0.1:0` in the background; [`Spawned`] knows
 //!   its URLs and stops it gracefully.
 //! - [`json`], [`expect`], [`problem`]: read a response's body, asserting its status (and, for
@@ -15,6 +17,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 use std::time::Duration;
 
+pub use shop_contract as contract;
 use shop_kit::server::Server;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -117,16 +120,57 @@ impl TempKeys {
     }
 }
 
-/// An access token signed with `keys`' first key, as auth would issue it (15 minutes).
-pub fn token(keys: &TempKeys, issuer: &str, audience: &str, sub: &str, role: &str) -> String {
+/// Signs `claims` with `keys`' first key.
+fn sign(keys: &TempKeys, claims: &serde_json::Value) -> String {
     let pem = std::fs::read(keys.signing_dir().join(format!("{}.pem", keys.kid))).expect("read the signing key");
-    let now = chrono::Utc::now().timestamp();
-    let claims = serde_json::json!({"sub": sub, "email": format!("{role}@example.com"), "role": role, "plan": "free",
-        "iss": issuer, "aud": audience, "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string()});
     let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::EdDSA);
     header.kid = Some(keys.kid.clone());
     let key = jsonwebtoken::EncodingKey::from_ed_pem(&pem).expect("an Ed25519 key");
-    jsonwebtoken::encode(&header, &claims, &key).expect("sign")
+    jsonwebtoken::encode(&header, claims, &key).expect("sign")
+}
+
+/// An access token signed with `keys`' first key, as auth would issue it (15 minutes). A
+/// `service` token made here carries no scope: see [`service_token`].
+pub fn token(keys: &TempKeys, issuer: &str, audience: &str, sub: &str, role: &str) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({"sub": sub, "email": format!("{role}@example.com"), "role": role, "plan": "free",
+        "iss": issuer, "aud": audience, "iat": now, "exp": now + 900, "jti": uuid::Uuid::new_v4().to_string()});
+    sign(keys, &claims)
+}
+
+/// The token auth issues to service client `client` (client id = its name), with the scopes
+/// the contract grants it (`shop_contract::ServiceName::scopes`).
+pub fn service_token(keys: &TempKeys, issuer: &str, audience: &str, client: shop_contract::ServiceName) -> String {
+    scoped_token(keys, issuer, audience, client.as_str(), client.scopes())
+}
+
+/// A `service` token for client id `sub` carrying exactly `scopes` (none: no `scope` claim),
+/// as auth would issue it (5 minutes).
+pub fn scoped_token(
+    keys: &TempKeys,
+    issuer: &str,
+    audience: &str,
+    sub: &str,
+    scopes: &[shop_contract::Scope],
+) -> String {
+    let now = chrono::Utc::now().timestamp();
+    let mut claims = serde_json::json!({"sub": sub, "role": "service", "plan": "free",
+        "iss": issuer, "aud": audience, "iat": now, "exp": now + 300, "jti": uuid::Uuid::new_v4().to_string()});
+    if !scopes.is_empty() {
+        claims["scope"] = shop_contract::Scope::join(scopes).into();
+    }
+    sign(keys, &claims)
+}
+
+/// Writes auth's clients file (`SERVICE_CLIENTS_FILE`) at `path`: one line per `(client,
+/// secret)`, with the scopes the contract grants that client, as xtask and the operator write it.
+pub fn write_service_clients(path: &std::path::Path, clients: &[(shop_contract::ServiceName, &str)]) {
+    let mut file = format!("{}\n", shop_contract::CLIENTS_FILE_HEADER);
+    for (client, secret) in clients {
+        file.push_str(&shop_contract::client_line(*client, secret));
+        file.push('\n');
+    }
+    std::fs::write(path, file).expect("write the service clients file");
 }
 
 /// What a service under test verifies [`token`]s with: `keys`' public directory.

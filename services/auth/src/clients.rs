@@ -1,19 +1,30 @@
-//! Internal service clients allowed the client-credentials grant (`SERVICE_CLIENTS_FILE`).
+//! Internal service clients allowed the client-credentials grant (`SERVICE_CLIENTS_FILE`), and
+//! the scopes each may be given.
+//!
+//! The file holds `client_id:secret:scope,scope` lines ([`shop_contract::ClientLine`]); a line
+//! without scopes still authenticates, and its tokens carry no scope.
 
 use std::collections::HashMap;
 use std::path::Path;
 
 use anyhow::Context as _;
 use sha2::{Digest as _, Sha256};
+use shop_contract::{ClientLine, Scope};
 use subtle::ConstantTimeEq as _;
 
 /// The shortest client secret accepted.
 pub const MIN_SECRET_LEN: usize = 16;
 
-/// Client ids and the SHA-256 of their secrets (the secrets themselves are not kept).
+/// One client: the SHA-256 of its secret (the secret itself is not kept) and its scopes.
+struct Client {
+    secret_hash: [u8; 32],
+    scopes: Vec<Scope>,
+}
+
+/// Client ids, their secrets' hashes and their scopes.
 #[derive(Default)]
 pub struct ServiceClients {
-    clients: HashMap<String, [u8; 32]>,
+    clients: HashMap<String, Client>,
 }
 
 impl std::fmt::Debug for ServiceClients {
@@ -25,7 +36,7 @@ impl std::fmt::Debug for ServiceClients {
 }
 
 impl ServiceClients {
-    /// Parses `client_id:secret` lines; blank lines and `#` comments are skipped.
+    /// Parses `client_id:secret[:scope,scope]` lines; blank lines and `#` comments are skipped.
     pub fn parse(text: &str) -> anyhow::Result<Self> {
         let mut clients = HashMap::new();
         for (n, line) in text.lines().enumerate() {
@@ -33,11 +44,9 @@ impl ServiceClients {
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
-            // Never echo the line: it holds a secret.
-            let (id, secret) = line
-                .split_once(':')
-                .with_context(|| format!("line {}: expected client_id:secret", n + 1))?;
-            let id = id.trim();
+            // Never echo the line: it holds a secret (nor does the parser's error).
+            let ClientLine { id, secret, scopes } =
+                ClientLine::parse(line).map_err(|e| anyhow::anyhow!("line {}: {e}", n + 1))?;
             anyhow::ensure!(
                 !id.is_empty()
                     && id.len() <= 64
@@ -46,14 +55,16 @@ impl ServiceClients {
                 n + 1
             );
             anyhow::ensure!(
-                secret.trim().len() >= MIN_SECRET_LEN,
+                secret.len() >= MIN_SECRET_LEN,
                 "line {}: the secret of {id} is shorter than {MIN_SECRET_LEN} characters",
                 n + 1
             );
+            let client = Client {
+                secret_hash: Sha256::digest(secret.as_bytes()).into(),
+                scopes,
+            };
             anyhow::ensure!(
-                clients
-                    .insert(id.to_owned(), Sha256::digest(secret.trim().as_bytes()).into())
-                    .is_none(),
+                clients.insert(id.to_owned(), client).is_none(),
                 "line {}: client {id} is listed twice",
                 n + 1
             );
@@ -68,13 +79,12 @@ impl ServiceClients {
         Self::parse(&text).with_context(|| format!("SERVICE_CLIENTS_FILE {}", path.display()))
     }
 
-    /// Whether `secret` is `id`'s secret, compared in constant time.
-    pub fn authenticate(&self, id: &str, secret: &str) -> bool {
+    /// The scopes of `id` when `secret` is its secret (compared in constant time); `None` for
+    /// an unknown client or a wrong secret.
+    pub fn authenticate(&self, id: &str, secret: &str) -> Option<&[Scope]> {
         let presented: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        match self.clients.get(id) {
-            Some(expected) => bool::from(expected.ct_eq(&presented)),
-            None => false,
-        }
+        let client = self.clients.get(id)?;
+        bool::from(client.secret_hash.ct_eq(&presented)).then_some(client.scopes.as_slice())
     }
 
     /// How many clients are configured.
@@ -94,14 +104,32 @@ mod tests {
 
     #[test]
     fn parses_and_authenticates() {
-        let c =
-            ServiceClients::parse("# internal clients\norder:0123456789abcdef0123\n\ncart: fedcba9876543210fedc \n")
-                .expect("parses");
+        let c = ServiceClients::parse(
+            "# internal clients\norder:0123456789abcdef0123:catalog:reserve,cart:read\n\ncart: fedcba9876543210fedc \n",
+        )
+        .expect("parses");
         assert_eq!(c.len(), 2);
-        assert!(c.authenticate("order", "0123456789abcdef0123"));
-        assert!(c.authenticate("cart", "fedcba9876543210fedc"));
-        assert!(!c.authenticate("order", "fedcba9876543210fedc"));
-        assert!(!c.authenticate("nobody", "0123456789abcdef0123"));
+        assert_eq!(
+            c.authenticate("order", "0123456789abcdef0123"),
+            Some(&[Scope::CatalogReserve, Scope::CartRead][..])
+        );
+        // A line without scopes (the format before scopes) authenticates, with none.
+        assert_eq!(c.authenticate("cart", "fedcba9876543210fedc"), Some(&[][..]));
+        assert_eq!(c.authenticate("order", "fedcba9876543210fedc"), None);
+        assert_eq!(c.authenticate("nobody", "0123456789abcdef0123"), None);
+    }
+
+    #[test]
+    fn reads_what_the_contract_writes() {
+        let file = shop_contract::clients_file(|s| Some(format!("{s}-secret-0123456789")));
+        let c = ServiceClients::parse(&file).expect("parses");
+        for service in shop_contract::SERVICES.into_iter().filter(|s| s.is_service_client()) {
+            assert_eq!(
+                c.authenticate(service.as_str(), &format!("{service}-secret-0123456789")),
+                Some(service.scopes()),
+                "{service}"
+            );
+        }
     }
 
     #[test]
@@ -111,6 +139,8 @@ mod tests {
             "order:short",
             "bad id:0123456789abcdef",
             "a:0123456789abcdef\na:0123456789abcdef",
+            "order:0123456789abcdef:catalog:write",
+            "order:0123456789abcdef:made:up",
         ] {
             let err = ServiceClients::parse(bad).expect_err(bad);
             assert!(!format!("{err:#}").contains("0123456789abcdef"), "{err:#}");

@@ -21,7 +21,7 @@ pub struct AuthMetrics {
     pub registrations: Counter,
     /// `auth_refreshes_total{result=rotated|reuse_detected|invalid|inactive}`.
     pub refreshes: Family<Outcome, Counter>,
-    /// `auth_service_tokens_total{result=issued|invalid_client}`.
+    /// `auth_service_tokens_total{result=issued|invalid_client|invalid_scope}`.
     pub service_tokens: Family<Outcome, Counter>,
 }
 

@@ -7,7 +7,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::Header;
 use jsonwebtoken::jwk::JwkSet;
 use sha2::{Digest as _, Sha256};
-use shop_kit::auth::{Claims, Plan, Role, TokenVerifier};
+use shop_kit::auth::{Claims, Plan, Role, Scope, TokenVerifier};
 use shop_kit::keys::{self, SigningKey};
 use uuid::Uuid;
 
@@ -54,38 +54,36 @@ impl TokenIssuer {
         &self.keys[self.keys.len() - 1]
     }
 
-    fn sign(
-        &self,
-        sub: String,
-        email: Option<String>,
-        role: Role,
-        plan: (Plan, Option<i64>),
-        sid: Option<Uuid>,
-        ttl: Duration,
-    ) -> anyhow::Result<Issued> {
-        let key = self.current();
+    /// Claims for `sub` with `role`, issued now and expiring after `ttl`; the optional claims
+    /// are left out for the caller to fill in.
+    fn claims(&self, sub: String, role: Role, ttl: Duration) -> anyhow::Result<Claims> {
         let now = chrono::Utc::now().timestamp();
-        let ttl_secs = ttl.as_secs();
-        let claims = Claims {
+        Ok(Claims {
             sub,
-            email,
+            email: None,
             role,
-            plan: plan.0,
-            plan_expires_at: plan.1,
+            plan: Plan::Free,
+            plan_expires_at: None,
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now,
-            exp: now + i64::try_from(ttl_secs)?,
+            exp: now + i64::try_from(ttl.as_secs())?,
             jti: Uuid::new_v4().to_string(),
-            sid,
-        };
+            sid: None,
+            scope: None,
+        })
+    }
+
+    /// Signs `claims` with the current key.
+    fn sign(&self, claims: &Claims) -> anyhow::Result<Issued> {
+        let key = self.current();
         let mut header = Header::new(key.alg);
         header.kid = Some(key.kid.clone());
         header.typ = Some("JWT".into());
-        let token = jsonwebtoken::encode(&header, &claims, &key.encoding)?;
+        let token = jsonwebtoken::encode(&header, claims, &key.encoding)?;
         Ok(Issued {
             token,
-            expires_in: ttl_secs,
+            expires_in: u64::try_from(claims.exp - claims.iat)?,
         })
     }
 
@@ -99,26 +97,24 @@ impl TokenIssuer {
         plan: (Plan, Option<i64>),
         sid: Uuid,
     ) -> anyhow::Result<Issued> {
-        self.sign(
-            user_id.to_string(),
-            Some(email.to_owned()),
-            role,
-            plan,
-            Some(sid),
-            self.access_ttl,
-        )
+        let claims = Claims {
+            email: Some(email.to_owned()),
+            plan: plan.0,
+            plan_expires_at: plan.1,
+            sid: Some(sid),
+            ..self.claims(user_id.to_string(), role, self.access_ttl)?
+        };
+        self.sign(&claims)
     }
 
-    /// A short-lived token with role `service` for an internal client.
-    pub fn service_token(&self, client_id: &str) -> anyhow::Result<Issued> {
-        self.sign(
-            client_id.to_owned(),
-            None,
-            Role::Service,
-            (Plan::Free, None),
-            None,
-            self.service_ttl,
-        )
+    /// A short-lived token with role `service` for an internal client, carrying `scopes`
+    /// (the `scope` claim, space-separated; absent when there are none).
+    pub fn service_token(&self, client_id: &str, scopes: &[Scope]) -> anyhow::Result<Issued> {
+        let claims = Claims {
+            scope: (!scopes.is_empty()).then(|| Scope::join(scopes)),
+            ..self.claims(client_id.to_owned(), Role::Service, self.service_ttl)?
+        };
+        self.sign(&claims)
     }
 
     /// Every public key, for `/.well-known/jwks.json`.

@@ -72,6 +72,9 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     /// Seconds until the access token expires.
     pub expires_in: u64,
+    /// Service tokens: the scopes granted, space-separated (RFC 6749 §5.1); absent when none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl TokenResponse {
@@ -82,6 +85,7 @@ impl TokenResponse {
             refresh_token: refresh,
             token_type: "bearer",
             expires_in: access.expires_in,
+            scope: None,
         }
     }
 }

@@ -17,7 +17,8 @@ pub const ADMIN_EMAIL: &str = "root@shop.test";
 pub const ADMIN_PASSWORD: &str = "admin-secret-123";
 pub const CLIENT_ID: &str = "order";
 pub const CLIENT_SECRET: &str = "order-secret-0123456789";
-/// A client whose secret needs form-encoding in HTTP Basic.
+/// A client whose secret needs form-encoding in HTTP Basic; its line, in the format from
+/// before scopes, grants none.
 pub const ODD_CLIENT_ID: &str = "odd.client";
 pub const ODD_CLIENT_SECRET: &str = "p+ss%word:/0123456789";
 pub const ISSUER: &str = "http://auth.test";
@@ -34,7 +35,10 @@ pub fn test_config(db: &TestDb, keys: &TempKeys) -> Config {
     let clients_file: PathBuf = keys.dir.join("service-clients");
     std::fs::write(
         &clients_file,
-        format!("{CLIENT_ID}:{CLIENT_SECRET}\n{ODD_CLIENT_ID}:{ODD_CLIENT_SECRET}\n"),
+        format!(
+            "{}\n{ODD_CLIENT_ID}:{ODD_CLIENT_SECRET}\n",
+            shop_testkit::contract::client_line(shop_testkit::contract::ServiceName::Order, CLIENT_SECRET)
+        ),
     )
     .unwrap();
     Config {
@@ -129,6 +133,26 @@ impl TestApp {
 
     pub async fn me(&self, token: &str) -> Response {
         self.get_auth("/auth/me", token).await
+    }
+}
+
+impl TestApp {
+    /// `POST /auth/token` with client credentials in the form and, when given, `scope`.
+    pub async fn client_token(&self, id: &str, secret: &str, scope: Option<&str>) -> Response {
+        let mut form = vec![
+            ("grant_type", "client_credentials"),
+            ("client_id", id),
+            ("client_secret", secret),
+        ];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        self.http
+            .post(self.url("/auth/token"))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 }
 

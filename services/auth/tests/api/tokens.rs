@@ -351,12 +351,16 @@ async fn customers_and_admins_cannot_pass_as_services() {
     // A guard for service-only routes, exercised through the kit's extractor.
     use axum::Router;
     use axum::routing::get;
-    use shop_kit::auth::ServiceCaller;
+    use shop_kit::auth::{ServiceCaller, ServiceScope, scope};
 
     let app = spawn_app().await;
     let verifier = Arc::new(TokenVerifier::with_jwks(ISSUER, AUDIENCE, app.url("/.well-known/jwks.json")).unwrap());
     let router = Router::new()
         .route("/internal", get(|s: ServiceCaller| async move { s.client_id }))
+        .route(
+            "/reserve",
+            get(|s: ServiceScope<scope::CatalogReserve>| async move { s.client_id }),
+        )
         .with_state(verifier);
     let mut config = shop_kit::config::ServerConfig::for_tests();
     config.drain_timeout = std::time::Duration::from_secs(1);
@@ -393,4 +397,83 @@ async fn customers_and_admins_cannot_pass_as_services() {
     let ok = call(access(&service).to_owned()).await;
     assert_eq!(ok.status(), 200);
     assert_eq!(ok.text().await.unwrap(), CLIENT_ID);
+
+    // From the clients file to the route's check: order's line grants `catalog:reserve`, the
+    // line without scopes grants nothing.
+    let reserve = |token: String| {
+        let http = app.http.clone();
+        let url = peer.url("/reserve");
+        async move { http.get(url).bearer_auth(token).send().await.unwrap() }
+    };
+    assert_eq!(reserve(access(&service).to_owned()).await.status(), 200);
+    let bare = json(app.client_token(ODD_CLIENT_ID, ODD_CLIENT_SECRET, None).await).await;
+    let p = problem(reserve(access(&bare).to_owned()).await, 403).await;
+    assert_eq!(p["missing_scope"], "catalog:reserve");
+}
+
+#[tokio::test]
+async fn service_tokens_carry_the_scopes_of_the_clients_file() {
+    let app = spawn_app().await;
+    let all = "catalog:read catalog:reserve cart:read cart:clear";
+
+    // No `scope` asked: every scope of the client's line, in the token and in the answer.
+    let r = app.client_token(CLIENT_ID, CLIENT_SECRET, None).await;
+    assert_eq!(r.status(), 200);
+    let t = json(r).await;
+    assert_eq!(t["scope"], all);
+    assert_eq!(claims_of(access(&t))["scope"], all);
+    let blank = json(app.client_token(CLIENT_ID, CLIENT_SECRET, Some(" ")).await).await;
+    assert_eq!(claims_of(access(&blank))["scope"], all);
+
+    // A subset, in any order: just that.
+    let r = app
+        .client_token(CLIENT_ID, CLIENT_SECRET, Some("cart:read catalog:read"))
+        .await;
+    assert_eq!(r.status(), 200);
+    let t = json(r).await;
+    assert_eq!(t["scope"], "catalog:read cart:read");
+    assert_eq!(claims_of(access(&t))["scope"], "catalog:read cart:read");
+
+    // User tokens carry no scope.
+    let user = app.customer("sam@example.com").await;
+    assert!(claims_of(access(&user)).get("scope").is_none());
+}
+
+#[tokio::test]
+async fn asking_for_more_than_granted_is_invalid_scope() {
+    let app = spawn_app().await;
+    for over in ["catalog:reserve catalog:write", "payments:refund", "cart:read admin"] {
+        let r = app.client_token(CLIENT_ID, CLIENT_SECRET, Some(over)).await;
+        let p = problem(r, 400).await;
+        assert_eq!(p["error"], "invalid_scope", "{over}");
+    }
+    // A client with no scopes may ask for none.
+    let p = problem(
+        app.client_token(ODD_CLIENT_ID, ODD_CLIENT_SECRET, Some("catalog:read"))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(p["error"], "invalid_scope");
+    // The client is authenticated before its scopes are looked at.
+    let p = problem(
+        app.client_token(CLIENT_ID, "guess-guess-guess-guess", Some("catalog:write"))
+            .await,
+        401,
+    )
+    .await;
+    assert_eq!(p["error"], "invalid_client");
+}
+
+#[tokio::test]
+async fn a_line_without_scopes_gets_a_token_without_scope() {
+    let app = spawn_app().await;
+    let r = app.client_token(ODD_CLIENT_ID, ODD_CLIENT_SECRET, None).await;
+    assert_eq!(r.status(), 200);
+    let t = json(r).await;
+    assert!(t.get("scope").is_none(), "{t}");
+    let c = claims_of(access(&t));
+    assert_eq!(c["sub"], ODD_CLIENT_ID);
+    assert_eq!(c["role"], "service");
+    assert!(c.get("scope").is_none(), "{c}");
 }

@@ -1,5 +1,6 @@
 //! The cart: `GET /cart`, `POST /cart/add|set|remove|clear` for the signed-in user; and, for a
-//! `service` token, `GET /internal/carts/{user_id}` and `POST /internal/carts/{user_id}/clear`.
+//! `service` token, `GET /internal/carts/{user_id}` (scope `cart:read`) and
+//! `POST /internal/carts/{user_id}/clear` (`cart:clear`).
 
 use axum::Router;
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::routing::{get, post};
 use rust_decimal::Decimal;
 use shop_api::{BearerAuth, Cart, Line, LineRequest, RemoveRequest};
 use shop_kit::Problem;
-use shop_kit::auth::{AuthUser, ServiceCaller};
+use shop_kit::auth::{AuthUser, ServiceScope, scope};
 use shop_kit::extract::{Json, Path};
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -173,21 +174,22 @@ pub async fn clear(State(state): State<AppState>, user: AuthUser) -> Result<Stat
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A user's cart, for the order service: `GET /internal/carts/{user_id}` (service).
-#[utoipa::path(get, path = "/internal/carts/{user_id}", tag = "internal", responses((status = 200, body = Cart), (status = 403)), security(("bearer" = [])))]
+/// A user's cart, for the order service: `GET /internal/carts/{user_id}` (service, `cart:read`).
+#[utoipa::path(get, path = "/internal/carts/{user_id}", tag = "internal", responses((status = 200, body = Cart), (status = 403, description = "not a service token, or no `cart:read`")), security(("bearer" = ["cart:read"])))]
 pub async fn internal_show(
     State(state): State<AppState>,
-    _svc: ServiceCaller,
+    _svc: ServiceScope<scope::CartRead>,
     Path(user): Path<Uuid>,
 ) -> Result<axum::Json<Cart>, Problem> {
     Ok(axum::Json(view(&state, user).await?))
 }
 
-/// Empties a user's cart after checkout: `POST /internal/carts/{user_id}/clear` (service).
-#[utoipa::path(post, path = "/internal/carts/{user_id}/clear", tag = "internal", responses((status = 204), (status = 403)), security(("bearer" = [])))]
+/// Empties a user's cart after checkout: `POST /internal/carts/{user_id}/clear` (service,
+/// `cart:clear`).
+#[utoipa::path(post, path = "/internal/carts/{user_id}/clear", tag = "internal", responses((status = 204), (status = 403, description = "not a service token, or no `cart:clear`")), security(("bearer" = ["cart:clear"])))]
 pub async fn internal_clear(
     State(state): State<AppState>,
-    svc: ServiceCaller,
+    svc: ServiceScope<scope::CartClear>,
     Path(user): Path<Uuid>,
 ) -> Result<StatusCode, Problem> {
     state.store.clear(user).await?;

@@ -4,4 +4,5 @@
 
 mod cart;
 mod preferences;
+mod scopes;
 mod support;

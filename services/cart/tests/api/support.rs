@@ -19,6 +19,7 @@ pub struct TestApp {
     pub keys: TempKeys,
     pub http: Client,
     pub admin: String,
+    /// The order service's token, with the scopes the contract grants it.
     pub service: String,
 }
 
@@ -54,7 +55,7 @@ pub async fn spawn_app() -> TestApp {
     let config = cart_config(&keys, &shop_testkit::redis_url(), &catalog.url(""));
     let cart = shop_testkit::spawn(shop_cart::build(config).await.unwrap());
     let admin = shop_testkit::token(&keys, ISSUER, AUDIENCE, &Uuid::new_v4().to_string(), "admin");
-    let service = shop_testkit::token(&keys, ISSUER, AUDIENCE, "order", "service");
+    let service = shop_testkit::service_token(&keys, ISSUER, AUDIENCE, shop_testkit::contract::ServiceName::Order);
     TestApp {
         cart,
         catalog,

@@ -1,5 +1,6 @@
 //! The internal API, for `service` tokens only (a customer's or admin's token is refused):
-//! batch lookup and stock reservations keyed by order id.
+//! batch lookup and low stock (scope `catalog:read`) and stock reservations keyed by order id
+//! (`catalog:reserve`). A service token without the route's scope gets 403 `insufficient-scope`.
 
 use axum::Router;
 use axum::extract::State;
@@ -9,7 +10,7 @@ use axum::routing::{get, post};
 use serde::Deserialize;
 use shop_api::{BatchRequest, BatchResponse, Product, ReserveRequest};
 use shop_kit::Problem;
-use shop_kit::auth::ServiceCaller;
+use shop_kit::auth::{ServiceScope, scope};
 use shop_kit::extract::{Json, Path};
 use uuid::Uuid;
 
@@ -33,12 +34,12 @@ pub fn router() -> Router<AppState> {
         .route("/internal/reservations/{order_id}/release", post(release))
 }
 
-/// Products by id: `POST /internal/products/batch` (service).
+/// Products by id: `POST /internal/products/batch` (service, `catalog:read`).
 #[utoipa::path(post, path = "/internal/products/batch", tag = "internal", request_body = BatchRequest,
-    responses((status = 200, body = BatchResponse), (status = 403)), security(("bearer" = [])))]
+    responses((status = 200, body = BatchResponse), (status = 403, description = "not a service token, or no `catalog:read`")), security(("bearer" = ["catalog:read"])))]
 pub async fn batch(
     State(state): State<AppState>,
-    _svc: ServiceCaller,
+    _svc: ServiceScope<scope::CatalogRead>,
     Json(req): Json<BatchRequest>,
 ) -> Result<axum::Json<BatchResponse>, Problem> {
     Ok(axum::Json(lookup(&state, &req.ids).await?))
@@ -55,12 +56,12 @@ pub struct LowStockQuery {
 }
 
 /// Active products running out, lowest stock first (the order service's admin stats):
-/// `GET /internal/products/low-stock` (service).
+/// `GET /internal/products/low-stock` (service, `catalog:read`).
 #[utoipa::path(get, path = "/internal/products/low-stock", tag = "internal", params(LowStockQuery),
-    responses((status = 200, body = Vec<Product>), (status = 403), (status = 422)), security(("bearer" = [])))]
+    responses((status = 200, body = Vec<Product>), (status = 403, description = "not a service token, or no `catalog:read`"), (status = 422)), security(("bearer" = ["catalog:read"])))]
 pub async fn low_stock(
     State(state): State<AppState>,
-    _svc: ServiceCaller,
+    _svc: ServiceScope<scope::CatalogRead>,
     shop_kit::extract::Query(q): shop_kit::extract::Query<LowStockQuery>,
 ) -> Result<axum::Json<Vec<Product>>, Problem> {
     let threshold = q.threshold.unwrap_or(state.config.low_stock_threshold);
@@ -78,18 +79,19 @@ pub async fn low_stock(
     ))
 }
 
-/// Reserves stock for an order, all or nothing: `POST /internal/reservations` (service).
+/// Reserves stock for an order, all or nothing: `POST /internal/reservations` (service,
+/// `catalog:reserve`).
 ///
 /// 201 when stock was taken now; 200 with the same body when this order id was already
 /// reserved with the same items (nothing changes); 409 `reservation-mismatch` for the same
 /// order id with other items; 409 `insufficient-stock` listing every line that cannot be met
 /// (nothing is reserved).
 #[utoipa::path(post, path = "/internal/reservations", tag = "internal", request_body = ReserveRequest,
-    responses((status = 201, body = Reservation), (status = 200, body = Reservation, description = "replay"), (status = 409), (status = 422), (status = 403)),
-    security(("bearer" = [])))]
+    responses((status = 201, body = Reservation), (status = 200, body = Reservation, description = "replay"), (status = 409), (status = 422), (status = 403, description = "not a service token, or no `catalog:reserve`")),
+    security(("bearer" = ["catalog:reserve"])))]
 pub async fn reserve(
     State(state): State<AppState>,
-    svc: ServiceCaller,
+    svc: ServiceScope<scope::CatalogReserve>,
     Json(req): Json<ReserveRequest>,
 ) -> Result<Response, Problem> {
     let mut errors = Errors::default();
@@ -153,13 +155,13 @@ pub async fn reserve(
 }
 
 /// Gives an order's stock back, exactly once however often it is called:
-/// `POST /internal/reservations/{order_id}/release` (service). 200 with the reservation in
+/// `POST /internal/reservations/{order_id}/release` (service, `catalog:reserve`). 200 with the reservation in
 /// both cases (`released_at` tells when); 404 when the order never reserved.
 #[utoipa::path(post, path = "/internal/reservations/{order_id}/release", tag = "internal",
-    responses((status = 200, body = Reservation), (status = 404), (status = 403)), security(("bearer" = [])))]
+    responses((status = 200, body = Reservation), (status = 404), (status = 403, description = "not a service token, or no `catalog:reserve`")), security(("bearer" = ["catalog:reserve"])))]
 pub async fn release(
     State(state): State<AppState>,
-    svc: ServiceCaller,
+    svc: ServiceScope<scope::CatalogReserve>,
     Path(order_id): Path<Uuid>,
 ) -> Result<axum::Json<Reservation>, Problem> {
     match reservations::release(&state.db, order_id).await? {
@@ -177,12 +179,12 @@ pub async fn release(
 }
 
 /// The reservation of an order (for the order service's sweeper):
-/// `GET /internal/reservations/{order_id}` (service).
+/// `GET /internal/reservations/{order_id}` (service, `catalog:reserve`).
 #[utoipa::path(get, path = "/internal/reservations/{order_id}", tag = "internal",
-    responses((status = 200, body = Reservation), (status = 404), (status = 403)), security(("bearer" = [])))]
+    responses((status = 200, body = Reservation), (status = 404), (status = 403, description = "not a service token, or no `catalog:reserve`")), security(("bearer" = ["catalog:reserve"])))]
 pub async fn status(
     State(state): State<AppState>,
-    _svc: ServiceCaller,
+    _svc: ServiceScope<scope::CatalogReserve>,
     Path(order_id): Path<Uuid>,
 ) -> Result<axum::Json<Reservation>, Problem> {
     reservations::get(&state.db, order_id)

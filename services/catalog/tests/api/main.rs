@@ -7,5 +7,6 @@ mod bad_input;
 mod browse;
 mod ops;
 mod reservations;
+mod scopes;
 mod support;
 mod wire;

@@ -6,6 +6,7 @@ use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use shop_catalog::config::Config;
+use shop_testkit::contract::ServiceName;
 use shop_testkit::{Spawned, TempKeys, TestDb};
 pub use shop_testkit::{expect, json, problem};
 
@@ -19,6 +20,7 @@ pub struct TestApp {
     pub http: Client,
     pub admin: String,
     pub customer: String,
+    /// The order service's token, with the scopes the contract grants it.
     pub service: String,
 }
 
@@ -40,7 +42,7 @@ pub async fn spawn_app() -> TestApp {
     let server = shop_testkit::spawn(shop_catalog::build(config).await.unwrap());
     let admin = sign(&keys, &uuid::Uuid::new_v4().to_string(), "admin");
     let customer = sign(&keys, &uuid::Uuid::new_v4().to_string(), "customer");
-    let service = sign(&keys, "order", "service");
+    let service = shop_testkit::service_token(&keys, ISSUER, AUDIENCE, ServiceName::Order);
     TestApp {
         server,
         db,

@@ -42,7 +42,10 @@ pub async fn spawn_shop() -> Shop {
         .await
         .unwrap();
     let clients_file = keys.dir.join("service-clients");
-    std::fs::write(&clients_file, format!("{ORDER_CLIENT}:{ORDER_SECRET}\n")).unwrap();
+    shop_testkit::write_service_clients(
+        &clients_file,
+        &[(shop_testkit::contract::ServiceName::Order, ORDER_SECRET)],
+    );
     let auth = shop_testkit::spawn(
         shop_auth::build(shop_auth::config::Config {
             server: shop_testkit::server_config(),

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use reqwest::Client;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use shop_testkit::contract::ServiceName;
 use shop_testkit::{Spawned, TempKeys, TestDb};
 pub use shop_testkit::{expect, json, problem};
 use uuid::Uuid;
@@ -159,7 +160,8 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
         .await
         .unwrap();
     let clients_file = keys.dir.join("service-clients");
-    std::fs::write(&clients_file, format!("{CLIENT_ID}:{CLIENT_SECRET}\n")).unwrap();
+    // With the scopes the contract grants order, as xtask and the operator write them.
+    shop_testkit::write_service_clients(&clients_file, &[(ServiceName::Order, CLIENT_SECRET)]);
     let auth_config = shop_auth::config::Config {
         server: shop_testkit::server_config(),
         database_url: SecretString::from(auth_db.url.clone()),
@@ -209,7 +211,7 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
     let order = shop_testkit::spawn(shop_order::build(config).await.unwrap());
 
     let admin = shop_testkit::token(&keys, ISSUER, AUDIENCE, &Uuid::new_v4().to_string(), "admin");
-    let service = shop_testkit::token(&keys, ISSUER, AUDIENCE, CLIENT_ID, "service");
+    let service = shop_testkit::service_token(&keys, ISSUER, AUDIENCE, ServiceName::Order);
     TestApp {
         order,
         auth,
