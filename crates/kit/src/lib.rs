@@ -16,7 +16,7 @@
 //! - [`server`]: binds the API and admin listeners and runs them until SIGTERM/SIGINT, draining
 //!   in-flight requests after `/ready` has turned 503.
 //! - [`auth`]: access-token claims, the verifier (static public keys or a cached JWKS), and the
-//!   `AuthUser` / `AdminUser` / `ServiceCaller` extractors.
+//!   `AuthUser` / `AdminUser` / `ServiceCaller` / `ServiceScope` extractors.
 //! - [`keys`]: signing-key files (Ed25519 or RSA PEM), key generation.
 //! - [`db`]: the Postgres pool, the `migrate` helper and constraint-name lookups.
 //! - [`cli`]: the shared command line (`serve`, `migrate`, and each service's own commands).
