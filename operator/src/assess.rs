@@ -20,6 +20,9 @@ pub struct Live {
     /// Postgres' volume, when it exists while the superuser Secret does not (a Shop recreated
     /// over its kept volume, or the Secret deleted).
     pub orphaned_volume: Option<String>,
+    /// The values of the service-clients Secret (decoded), read with the LIST: the `clients`
+    /// file is brought up to the contract's format from the per-caller keys.
+    pub service_clients: Option<BTreeMap<String, String>>,
 }
 
 impl Live {

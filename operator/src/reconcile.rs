@@ -116,8 +116,13 @@ async fn observe(ctx: &Context, spec: &Resolved, ns: &str) -> Result<Live> {
     let mut live = Live::default();
     let lp = selector(&spec.name);
     let secrets = dynamic_api(&ctx.client, ns, Kind::Secret);
+    let clients = spec.child("service-clients");
     for secret in secrets.list(&lp).await?.items {
-        let hash = crate::secrets::content_hash(&serde_json::to_value(&secret)?);
+        let value = serde_json::to_value(&secret)?;
+        let hash = crate::secrets::content_hash(&value);
+        if secret.name_any() == clients {
+            live.service_clients = Some(crate::secrets::decoded_data(&value));
+        }
         live.secrets.insert(secret.name_any(), hash);
     }
     let superuser = spec.child("postgres");
@@ -191,6 +196,40 @@ async fn create_secrets(spec: &Resolved, ctx: &Context, ns: &str, live: &Live) -
         }
     }
     Ok(created)
+}
+
+/// Brings an existing service-clients Secret's `clients` file up to the contract's format
+/// (each line with the scopes its client is granted), from the per-caller secrets the same
+/// Secret holds: a Shop made before service tokens had scopes would otherwise keep a file
+/// whose tokens every internal route refuses. Only the `clients` key is rewritten, never a
+/// secret; a Secret without every per-caller key (made by hand) is left alone. The new content
+/// hash, when it changed, so the pods that read it roll in this pass.
+async fn upgrade_clients_file(
+    spec: &Resolved,
+    ctx: &Context,
+    ns: &str,
+    live: &Live,
+) -> Result<Option<(String, String)>> {
+    use base64::Engine as _;
+    let Some(data) = &live.service_clients else {
+        return Ok(None);
+    };
+    let Some(wanted) = crate::secrets::current_clients_file(data) else {
+        return Ok(None);
+    };
+    let name = spec.child("service-clients");
+    let patched = dynamic_api(&ctx.client, ns, Kind::Secret)
+        .patch(
+            &name,
+            &PatchParams::default(),
+            &Patch::Merge(json!({"data": {"clients": base64::engine::general_purpose::STANDARD.encode(wanted)}})),
+        )
+        .await?;
+    info!(secret = %name, "rewrote the service clients file with the scopes each client is granted");
+    Ok(Some((
+        name,
+        crate::secrets::content_hash(&serde_json::to_value(&patched)?),
+    )))
 }
 
 /// Applies every desired object that differs from its live version; deletes orphans.
@@ -385,8 +424,12 @@ async fn write(
     let created = create_secrets(spec, ctx, ns, live)
         .await
         .map_err(fail("SecretsFailed"))?;
+    let upgraded = upgrade_clients_file(spec, ctx, ns, live)
+        .await
+        .map_err(fail("SecretsFailed"))?;
     let mut inputs = a.inputs.clone();
     inputs.secret_hashes.extend(created);
+    inputs.secret_hashes.extend(upgraded);
     let desired = build::build(spec, &inputs).map_err(fail("BuildFailed"))?;
     apply(ctx, ns, &desired, live).await.map_err(fail("ApplyFailed"))?;
     grow_volumes(ctx, spec, ns, live)

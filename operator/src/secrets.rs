@@ -183,6 +183,46 @@ pub fn generate_all(spec: &Resolved, now: DateTime<Utc>, rng: &mut (impl RngCore
     generate(spec, &wanted(spec), now, rng)
 }
 
+/// A Secret's values, decoded (`data` base64, `stringData` as is); values that are not UTF-8
+/// are left out.
+pub fn decoded_data(secret: &Value) -> BTreeMap<String, String> {
+    use base64::Engine as _;
+    let mut out = BTreeMap::new();
+    if let Some(data) = secret["data"].as_object() {
+        for (key, value) in data {
+            if let Some(text) = value
+                .as_str()
+                .and_then(|v| base64::engine::general_purpose::STANDARD.decode(v).ok())
+                .and_then(|bytes| String::from_utf8(bytes).ok())
+            {
+                out.insert(key.clone(), text);
+            }
+        }
+    }
+    if let Some(data) = secret["stringData"].as_object() {
+        for (key, value) in data {
+            if let Some(text) = value.as_str() {
+                out.insert(key.clone(), text.to_owned());
+            }
+        }
+    }
+    out
+}
+
+/// The `clients` file the service-clients Secret should hold, when it differs from the one it
+/// holds: each caller's line rebuilt from its own key with the scopes the contract grants (a
+/// Shop made before service tokens had scopes has lines without them). `None` when the file is
+/// current, or when a per-caller key is missing (a Secret made by hand is left alone).
+pub fn current_clients_file(data: &BTreeMap<String, String>) -> Option<String> {
+    let mut complete = true;
+    let wanted = shop_contract::clients_file(|client| {
+        let secret = data.get(client.as_str()).cloned();
+        complete &= secret.is_some();
+        secret
+    });
+    (complete && data.get("clients") != Some(&wanted)).then_some(wanted)
+}
+
 /// A hash of a Secret's content (its keys and decoded values, from `data` and `stringData` as
 /// the API server merges them), so a changed value is seen without keeping or logging it.
 pub fn content_hash(secret: &Value) -> String {

@@ -1244,3 +1244,67 @@ async fn a_backup_volume_outlives_its_backups_being_switched_off() {
     let (_, made) = h.pass().await;
     assert_eq!(made, with_lists(""));
 }
+
+#[tokio::test]
+async fn a_clients_file_without_scopes_is_brought_up_to_the_contract() {
+    use base64::Engine as _;
+    let b64 = |text: &str| base64::engine::general_purpose::STANDARD.encode(text);
+    let h = harness(false);
+    h.ready().await;
+    let hash = |name: &str| {
+        h.api.get("deployments", NS, name).unwrap()["spec"]["template"]["metadata"]["annotations"]
+            ["shopkeeper.dev/secrets-hash"]
+            .clone()
+    };
+    let clients = || -> String {
+        let secret = h.api.get("secrets", NS, "demo-service-clients").unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(secret["data"]["clients"].as_str().unwrap())
+            .unwrap();
+        String::from_utf8(raw).unwrap()
+    };
+    let current = clients();
+    assert!(
+        current.contains("catalog:reserve"),
+        "a new Shop's file has scopes: {current}"
+    );
+    let (_, steady) = h.pass().await;
+    assert!(
+        !steady.iter().any(|c| c.starts_with("PATCH secrets")),
+        "a current file is left alone: {steady:?}"
+    );
+
+    // The file as a Shop made before scopes has it: the same secrets, no scopes.
+    let old: String = current
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .map(|l| {
+            let mut parts = l.splitn(3, ':');
+            format!("{}:{}\n", parts.next().unwrap(), parts.next().unwrap())
+        })
+        .collect();
+    let auth_current = hash("demo-auth");
+    h.api.update("secrets", NS, "demo-service-clients", |s| {
+        s["data"]["clients"] = json!(b64(&old));
+    });
+    let (_, made) = h.pass().await;
+    assert!(
+        made.contains(&"PATCH secrets/demo-service-clients".to_owned()),
+        "{made:?}"
+    );
+    assert_eq!(
+        clients(),
+        current,
+        "rebuilt from the per-caller secrets with the contract's scopes"
+    );
+    // The pods are built in the same pass from the rewritten Secret's hash, not the one observed
+    // before the rewrite (which would roll them to the old file's hash).
+    assert_eq!(hash("demo-auth"), auth_current, "auth reads the rewritten file");
+
+    // A Secret made by hand, without the per-caller keys, is not touched.
+    h.api.update("secrets", NS, "demo-service-clients", |s| {
+        s["data"] = json!({"clients": b64("order:chosen-by-a-person\n")});
+    });
+    let (_, made) = h.pass().await;
+    assert!(!made.iter().any(|c| c.starts_with("PATCH secrets")), "{made:?}");
+}
