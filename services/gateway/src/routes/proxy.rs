@@ -150,6 +150,25 @@ pub fn upstream_headers(
     headers
 }
 
+/// The headers of a call the gateway makes itself on behalf of a request (signing in, the
+/// pages): who the caller is and where the request came from, as [`upstream_headers`] sends
+/// them, and none of the request's other headers (its content type and length describe a
+/// different body).
+pub fn own_call_headers(
+    incoming: &HeaderMap,
+    resolved: &Resolved,
+    peer: Option<SocketAddr>,
+    public_https: bool,
+) -> HeaderMap {
+    let mut kept = HeaderMap::new();
+    for name in ["x-forwarded-for", "x-forwarded-proto"] {
+        if let Some(value) = incoming.get(name) {
+            kept.insert(name, value.clone());
+        }
+    }
+    upstream_headers(kept, resolved, peer, public_https)
+}
+
 /// `ANY /api/v1/{*path}`: forwards to the owning service.
 pub async fn forward(State(state): State<AppState>, peer: Peer, req: Request) -> Response {
     let (parts, body) = req.into_parts();

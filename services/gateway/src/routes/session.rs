@@ -128,8 +128,8 @@ pub async fn login(
     let sent = state
         .upstreams
         .call(Upstream::Auth, Method::POST, "/auth/login")
-        .headers(crate::routes::proxy::upstream_headers(
-            HeaderMap::new(),
+        .headers(crate::routes::proxy::own_call_headers(
+            &headers,
             &Resolved::default(),
             peer.0,
             state.config.public_url.starts_with("https:"),

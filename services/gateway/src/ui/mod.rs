@@ -83,14 +83,12 @@ impl FromRequestParts<AppState> for Ctx {
             .extensions
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0);
-        let mut forwarded = crate::routes::proxy::upstream_headers(
-            parts.headers.clone(),
+        let forwarded = crate::routes::proxy::own_call_headers(
+            &parts.headers,
             &resolved,
             peer,
             state.config.public_url.starts_with("https:"),
         );
-        // Only what identifies the caller and the request travels; the page's own headers do not.
-        forwarded.retain_known();
         Ok(Self {
             state: state.clone(),
             lang,
@@ -105,23 +103,15 @@ impl FromRequestParts<AppState> for Ctx {
     }
 }
 
-/// Keeps only the headers a page's calls to the services should carry.
-trait RetainKnown {
-    fn retain_known(&mut self);
+/// A form that carries the session's CSRF token (the `_csrf` field): see [`Ctx::posted`].
+pub trait CsrfForm {
+    fn csrf(&self) -> Option<&str>;
 }
 
-impl RetainKnown for HeaderMap {
-    fn retain_known(&mut self) {
-        let keep = [
-            header::AUTHORIZATION.as_str(),
-            "x-forwarded-for",
-            "x-forwarded-proto",
-            header::ACCEPT_LANGUAGE.as_str(),
-        ];
-        let names: Vec<_> = self.keys().filter(|n| !keep.contains(&n.as_str())).cloned().collect();
-        for name in names {
-            self.remove(name);
-        }
+/// Forms read as their fields in order (the admin's).
+impl CsrfForm for Vec<(String, String)> {
+    fn csrf(&self) -> Option<&str> {
+        self.iter().find(|(k, _)| k == "_csrf").map(|(_, v)| v.as_str())
     }
 }
 
@@ -345,14 +335,22 @@ impl Ctx {
 
     /// A form's fields, or a page saying the form could not be read (422): a body that is not
     /// a form, or a field that does not fit (never axum's plain-text rejection).
-    pub fn form<T>(&self, input: FormInput<T>) -> Result<T, Response> {
+    fn form<T>(&self, input: FormInput<T>) -> Result<T, Response> {
         input
             .map(|axum::Form(form)| form)
             .map_err(|_| self.error_page(StatusCode::UNPROCESSABLE_ENTITY, "error-invalid"))
     }
 
+    /// A posted form whose `_csrf` is this session's token; otherwise the page to answer with
+    /// (422 for a body that is not a readable form, 403 for a missing or wrong token).
+    pub fn posted<T: CsrfForm>(&self, input: FormInput<T>) -> Result<T, Response> {
+        let form = self.form(input)?;
+        self.check_csrf(form.csrf())?;
+        Ok(form)
+    }
+
     /// Whether a form's `_csrf` field is this session's token; otherwise the refusal page.
-    pub fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
+    fn check_csrf(&self, sent: Option<&str>) -> Result<(), Response> {
         if self
             .state
             .sessions
@@ -397,7 +395,8 @@ impl Ctx {
         }
     }
 
-    fn request(&self, upstream: Upstream, method: Method, path: &str) -> reqwest::RequestBuilder {
+    /// A call to `upstream` as the signed-in user, with the caller's address.
+    pub fn request(&self, upstream: Upstream, method: Method, path: &str) -> reqwest::RequestBuilder {
         self.state
             .upstreams
             .call(upstream, method, path)
@@ -420,22 +419,9 @@ impl Ctx {
         answer(self.request(upstream, method, path).json(body).send().await).await
     }
 
-    /// Like [`Ctx::send`] with extra headers (`Idempotency-Key`).
-    pub async fn send_with<T: DeserializeOwned>(
-        &self,
-        upstream: Upstream,
-        method: Method,
-        path: &str,
-        headers: &[(&'static str, String)],
-        body: Option<&serde_json::Value>,
-    ) -> Result<T, ApiError> {
-        let mut request = self.request(upstream, method, path);
-        for (name, value) in headers {
-            request = request.header(*name, value);
-        }
-        if let Some(body) = body {
-            request = request.json(body);
-        }
+    /// Sends a request made with [`Ctx::request`] (one that needs more than a JSON body, such
+    /// as checkout's `Idempotency-Key`) and reads its answer.
+    pub async fn fetch<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ApiError> {
         answer(request.send().await).await
     }
 

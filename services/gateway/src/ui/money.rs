@@ -152,6 +152,34 @@ impl PriceFormat {
     }
 }
 
+/// A price as a person types it (`24990`, `24 990,50`, `1.234.567,89`, `19.999`), in the
+/// admin's product form or the shop's price filter: the number,
+/// with every decimal kept so that the catalog can say there are too many; or nothing. One
+/// separator used once is the decimal point, whatever the digits after it; a separator used
+/// more than once groups thousands; with both kinds, the last one is the decimal point.
+pub fn typed_price(text: &str) -> Option<Decimal> {
+    let t: String = text.chars().filter(|c| !c.is_whitespace() && *c != '\'').collect();
+    if t.is_empty() || t.starts_with('-') {
+        return None;
+    }
+    let point = match (t.rfind(','), t.rfind('.')) {
+        (Some(c), Some(d)) => Some(c.max(d)),
+        (Some(i), None) | (None, Some(i)) => {
+            let sep = t.as_bytes()[i];
+            (t.bytes().filter(|b| *b == sep).count() == 1).then_some(i)
+        }
+        (None, None) => None,
+    };
+    let normal = match point {
+        Some(i) => format!("{}.{}", t[..i].replace([',', '.'], ""), &t[i + 1..]),
+        None => t.replace([',', '.'], ""),
+    };
+    if normal.ends_with('.') || !normal.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
+        return None;
+    }
+    normal.parse().ok()
+}
+
 fn sep_is_bad(c: char) -> bool {
     c.is_ascii_digit() || c == '¤'
 }
@@ -213,6 +241,36 @@ mod tests {
             let err = PriceFormat::parse(bad, "KZT").unwrap_err();
             assert!(err.to_string().contains(bad), "{err}");
         }
+    }
+
+    #[test]
+    fn prices_are_read_as_admins_type_them() {
+        let d = |s: &str| s.parse::<rust_decimal::Decimal>().ok();
+        assert_eq!(typed_price("24990"), d("24990"));
+        assert_eq!(typed_price(" 24 990,50 "), d("24990.50"));
+        assert_eq!(typed_price("24990.5"), d("24990.5"));
+        assert_eq!(typed_price("1.234.567,89"), d("1234567.89"));
+        assert_eq!(typed_price("1,234,567.89"), d("1234567.89"));
+        assert_eq!(typed_price("1.234.567"), d("1234567"));
+        // Too many decimals stay decimals: the catalog refuses them, nothing is multiplied.
+        assert_eq!(typed_price("19.999"), d("19.999"));
+        for bad in ["", "abc", "-5", "5,", "1e3", "5.0.0,1,2x"] {
+            assert_eq!(typed_price(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn typed_prices_are_read_like_people_write_them() {
+        let d = |s: &str| Decimal::from_str(s).ok();
+        assert_eq!(typed_price("5000"), d("5000"));
+        assert_eq!(typed_price(" 5 000 "), d("5000"));
+        assert_eq!(typed_price("5000,5"), d("5000.5"));
+        assert_eq!(typed_price("5.000,50"), d("5000.50"));
+        assert_eq!(typed_price("5,000.50"), d("5000.50"));
+        assert_eq!(typed_price("1.234.567"), d("1234567"));
+        assert_eq!(typed_price(""), None);
+        assert_eq!(typed_price("abc"), None);
+        assert_eq!(typed_price("-5"), None);
     }
 
     /// Undoes a formatting: the digits without separators, the decimal separator as `.`.

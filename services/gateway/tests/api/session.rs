@@ -380,3 +380,30 @@ async fn the_session_endpoint_says_who_is_signed_in() {
     assert!(page.contains("name=\"_csrf\""), "{page}");
     assert!(page.contains("value=\"/cart\""), "{page}");
 }
+
+/// Signing in is the gateway's own call to auth: auth sees the client's address chain (for
+/// its throttle), not the gateway's alone, and none of the form's own headers or cookies.
+#[tokio::test]
+async fn the_login_call_carries_the_clients_address_and_nothing_of_the_form() {
+    let shop = support::spawn_shop().await;
+    let echo = support::spawn_echo().await;
+    let mut urls = shop.urls();
+    urls[0] = echo.url.clone();
+    let gateway = spawn_gateway(support::config(&shop.keys, urls)).await;
+    let mut jar = Jar::default();
+    let token = csrf(&gateway, &mut jar).await;
+    client()
+        .post(gateway.url("/login"))
+        .header("cookie", jar.header())
+        .header("x-forwarded-for", "203.0.113.9")
+        .form(&[("email", "ann@example.com"), ("password", PASSWORD), ("_csrf", &token)])
+        .send()
+        .await
+        .unwrap();
+    let seen = echo.seen().pop().unwrap();
+    assert_eq!(seen.path_and_query, "/auth/login");
+    assert_eq!(seen.headers["x-forwarded-for"], "203.0.113.9, 127.0.0.1");
+    assert_eq!(seen.headers["content-type"], "application/json");
+    assert!(!seen.headers.contains_key("cookie"), "{:?}", seen.headers);
+    assert!(!seen.headers.contains_key("authorization"), "{:?}", seen.headers);
+}

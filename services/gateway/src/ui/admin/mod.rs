@@ -134,9 +134,7 @@ impl Fields {
 #[allow(clippy::result_large_err)]
 pub fn posted(ctx: &Ctx, form: FormInput<Vec<(String, String)>>) -> Result<Fields, Response> {
     ctx.need_admin()?;
-    let fields = Fields(ctx.form(form)?);
-    ctx.check_csrf(Some(fields.get("_csrf")).filter(|t| !t.is_empty()))?;
-    Ok(fields)
+    Ok(Fields(ctx.posted(form)?))
 }
 
 /// Previous and next links of a list.

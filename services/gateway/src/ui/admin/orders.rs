@@ -222,11 +222,10 @@ pub async fn cancel(ctx: Ctx, Path(id): Path<String>, form: FormInput<Vec<(Strin
     };
     let back = back_to(fields.get("back"));
     match ctx
-        .send_with::<Order>(
+        .call(
             Upstream::Order,
             Method::PATCH,
             &format!("/admin/orders/{id}/cancel"),
-            &[],
             None,
         )
         .await

@@ -68,7 +68,7 @@ pub struct RegisterForm {
     name: String,
     next: Option<String>,
     #[serde(rename = "_csrf")]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 #[derive(Template)]
@@ -133,13 +133,10 @@ fn field_messages(ctx: &Ctx, problem: &Problem) -> BTreeMap<String, String> {
 
 /// `POST /register`: creates the account, then signs in and goes where the shopper was.
 pub async fn register(ctx: Ctx, peer: Peer, headers: HeaderMap, form: FormInput<RegisterForm>) -> Response {
-    let form = match ctx.form(form) {
+    let form = match ctx.posted(form) {
         Ok(form) => form,
         Err(refusal) => return refusal,
     };
-    if let Err(refusal) = ctx.check_csrf(form.csrf.as_deref()) {
-        return refusal;
-    }
     let next = local_path(form.next.as_deref());
     let again = |errors: BTreeMap<String, String>, message: Option<String>, status: StatusCode| {
         let mut answer = ctx.render(
@@ -271,21 +268,18 @@ pub struct ProfileForm {
     current_password: Option<String>,
     new_password: Option<String>,
     #[serde(rename = "_csrf")]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 /// `POST /profile` (name, phone, address) and `POST /profile/password`.
 pub async fn update_profile(ctx: Ctx, form: FormInput<ProfileForm>) -> Response {
-    let form = match ctx.form(form) {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
-    };
     if let Err(login) = ctx.need_user() {
         return login;
     }
-    if let Err(refusal) = ctx.check_csrf(form.csrf.as_deref()) {
-        return refusal;
-    }
+    let form = match ctx.posted(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     let password_change = form.new_password.is_some();
     let body = if password_change {
         json!({"current_password": form.current_password.unwrap_or_default(),

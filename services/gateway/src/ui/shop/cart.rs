@@ -117,7 +117,7 @@ pub struct LineForm {
     product_id: String,
     qty: Option<String>,
     #[serde(rename = "_csrf")]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 /// What the forms' quantity field holds: a number, or the refusal.
@@ -128,13 +128,14 @@ fn qty_of(form: &LineForm, default: i64) -> Option<i64> {
     }
 }
 
-async fn change(ctx: Ctx, form: LineForm, action: &'static str) -> Response {
+async fn change(ctx: Ctx, form: FormInput<LineForm>, action: &'static str) -> Response {
     if let Err(login) = ctx.need_user() {
         return login;
     }
-    if let Err(refusal) = ctx.check_csrf(form.csrf.as_deref()) {
-        return refusal;
-    }
+    let form = match ctx.posted(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     let Ok(product_id) = Uuid::parse_str(form.product_id.trim()) else {
         return ctx.error_page(StatusCode::UNPROCESSABLE_ENTITY, "error-invalid");
     };
@@ -183,26 +184,17 @@ async fn change(ctx: Ctx, form: LineForm, action: &'static str) -> Response {
 
 /// `POST /cart/add` (`product_id`, `qty`).
 pub async fn add(ctx: Ctx, form: FormInput<LineForm>) -> Response {
-    match ctx.form(form) {
-        Ok(form) => change(ctx, form, "add").await,
-        Err(refusal) => refusal,
-    }
+    change(ctx, form, "add").await
 }
 
 /// `POST /cart/set` (`product_id`, `qty`; 0 removes).
 pub async fn set(ctx: Ctx, form: FormInput<LineForm>) -> Response {
-    match ctx.form(form) {
-        Ok(form) => change(ctx, form, "set").await,
-        Err(refusal) => refusal,
-    }
+    change(ctx, form, "set").await
 }
 
 /// `POST /cart/remove` (`product_id`).
 pub async fn remove(ctx: Ctx, form: FormInput<LineForm>) -> Response {
-    match ctx.form(form) {
-        Ok(form) => change(ctx, form, "remove").await,
-        Err(refusal) => refusal,
-    }
+    change(ctx, form, "remove").await
 }
 
 /// The checkout form.
@@ -210,29 +202,23 @@ pub async fn remove(ctx: Ctx, form: FormInput<LineForm>) -> Response {
 pub struct CheckoutForm {
     idempotency_key: String,
     #[serde(rename = "_csrf")]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 /// `POST /checkout`: places the order (or finds the one this form already placed) and shows it.
 pub async fn checkout(ctx: Ctx, form: FormInput<CheckoutForm>) -> Response {
-    let form = match ctx.form(form) {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
-    };
     if let Err(login) = ctx.need_user() {
         return login;
     }
-    if let Err(refusal) = ctx.check_csrf(form.csrf.as_deref()) {
-        return refusal;
-    }
+    let form = match ctx.posted(form) {
+        Ok(form) => form,
+        Err(refusal) => return refusal,
+    };
     let key = form.idempotency_key.trim().to_owned();
     let placed = ctx
-        .send_with::<Order>(
-            Upstream::Order,
-            Method::POST,
-            "/orders/checkout",
-            &[("idempotency-key", key)],
-            None,
+        .fetch::<Order>(
+            ctx.request(Upstream::Order, Method::POST, "/orders/checkout")
+                .header("idempotency-key", key),
         )
         .await;
     match placed {

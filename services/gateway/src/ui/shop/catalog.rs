@@ -5,7 +5,6 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query};
 use axum::http::{Method, StatusCode};
 use axum::response::Response;
-use rust_decimal::Decimal;
 use serde::Deserialize;
 use shop_api::catalog::{Category, Product, Template as ProductTemplate};
 use shop_api::page::Page;
@@ -82,24 +81,6 @@ impl Filters {
     }
 }
 
-/// A price typed by a person (`5 000`, `5000,50`, `5.000,5`): the number, or nothing.
-pub fn typed_price(text: &str) -> Option<Decimal> {
-    let mut t: String = text.chars().filter(|c| !c.is_whitespace() && *c != '\'').collect();
-    if t.is_empty() {
-        return None;
-    }
-    // The last `,` or `.` followed by one or two digits is the decimal separator; any other
-    // `,` or `.` groups thousands.
-    let cut = t.rfind([',', '.']).filter(|i| (1..=2).contains(&(t.len() - i - 1)));
-    if let Some(i) = cut {
-        let (whole, fraction) = t.split_at(i);
-        t = format!("{}.{}", whole.replace([',', '.'], ""), &fraction[1..]);
-    } else {
-        t = t.replace([',', '.'], "");
-    }
-    t.parse::<Decimal>().ok().filter(|d| !d.is_sign_negative())
-}
-
 #[derive(Template)]
 #[template(path = "shop/home.html")]
 struct Home<'a> {
@@ -153,10 +134,10 @@ pub async fn home(ctx: Ctx, query: Result<Query<HomeQuery>, QueryRejection>) -> 
         ("per_page", filters.per_page.to_string()),
         ("page", filters.page.to_string()),
     ];
-    if let Some(min) = typed_price(&filters.price_min) {
+    if let Some(min) = crate::ui::money::typed_price(&filters.price_min) {
         pairs.push(("price_min", min.to_string()));
     }
-    if let Some(max) = typed_price(&filters.price_max) {
+    if let Some(max) = crate::ui::money::typed_price(&filters.price_max) {
         pairs.push(("price_max", max.to_string()));
     }
     if filters.in_stock {
@@ -316,25 +297,4 @@ fn attribute_rows(ctx: &Ctx, fields: &[Field], attributes: &serde_json::Value) -
         }
     }
     rows
-}
-
-#[cfg(test)]
-mod tests {
-    use std::str::FromStr;
-
-    use super::*;
-
-    #[test]
-    fn typed_prices_are_read_like_people_write_them() {
-        let d = |s: &str| Decimal::from_str(s).ok();
-        assert_eq!(typed_price("5000"), d("5000"));
-        assert_eq!(typed_price(" 5 000 "), d("5000"));
-        assert_eq!(typed_price("5000,5"), d("5000.5"));
-        assert_eq!(typed_price("5.000,50"), d("5000.50"));
-        assert_eq!(typed_price("5,000.50"), d("5000.50"));
-        assert_eq!(typed_price("1.234.567"), d("1234567"));
-        assert_eq!(typed_price(""), None);
-        assert_eq!(typed_price("abc"), None);
-        assert_eq!(typed_price("-5"), None);
-    }
 }

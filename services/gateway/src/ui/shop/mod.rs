@@ -15,6 +15,25 @@ use serde::Deserialize;
 use crate::ui::Ctx;
 use crate::ui::i18n::{LANG_COOKIE, Lang};
 
+/// The forms that carry the CSRF token in an optional `csrf` field (`_csrf` on the wire).
+macro_rules! csrf_forms {
+    ($($form:ty),*) => {$(
+        impl crate::ui::CsrfForm for $form {
+            fn csrf(&self) -> Option<&str> {
+                self.csrf.as_deref()
+            }
+        }
+    )*};
+}
+
+csrf_forms!(
+    account::RegisterForm,
+    account::ProfileForm,
+    cart::LineForm,
+    cart::CheckoutForm,
+    orders::CancelForm
+);
+
 /// A page that says what went wrong.
 #[derive(Template)]
 #[template(path = "shop/error.html")]

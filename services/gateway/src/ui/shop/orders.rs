@@ -145,32 +145,22 @@ pub async fn confirm_cancel(ctx: Ctx, Path(id): Path<String>) -> Response {
 #[derive(Debug, Deserialize)]
 pub struct CancelForm {
     #[serde(rename = "_csrf")]
-    csrf: Option<String>,
+    pub(super) csrf: Option<String>,
 }
 
 /// `POST /orders/{id}/cancel`.
 pub async fn cancel(ctx: Ctx, Path(id): Path<String>, form: FormInput<CancelForm>) -> Response {
-    let form = match ctx.form(form) {
-        Ok(form) => form,
-        Err(refusal) => return refusal,
-    };
     if let Err(login) = ctx.need_user() {
         return login;
     }
-    if let Err(refusal) = ctx.check_csrf(form.csrf.as_deref()) {
+    if let Err(refusal) = ctx.posted(form) {
         return refusal;
     }
     let Ok(id) = Uuid::parse_str(&id) else {
         return ctx.error_page(StatusCode::NOT_FOUND, "error-not-found");
     };
     match ctx
-        .send_with::<Order>(
-            Upstream::Order,
-            Method::PATCH,
-            &format!("/orders/{id}/cancel"),
-            &[],
-            None,
-        )
+        .call(Upstream::Order, Method::PATCH, &format!("/orders/{id}/cancel"), None)
         .await
     {
         Ok(_) => ctx.redirect(&format!("/orders/{id}?notice=canceled")),
