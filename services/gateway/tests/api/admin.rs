@@ -9,36 +9,15 @@ use reqwest::Response;
 use serde_json::Value;
 use shop_testkit::Spawned;
 
-use crate::support::{self, Jar, Shop, browser_login, client, csrf, spawn_gateway};
+use crate::support::{self, Jar, Shop, browser_login, client, csrf, field_value, location, spawn_gateway};
 
+/// Pages and forms in English (the texts asserted on are).
 async fn get(gateway: &Spawned, jar: &mut Jar, path: &str) -> (u16, String) {
-    let resp = client()
-        .get(gateway.url(path))
-        .header("cookie", jar.header())
-        .header("accept-language", "en")
-        .send()
-        .await
-        .unwrap();
-    jar.take(&resp);
-    let status = resp.status().as_u16();
-    (status, resp.text().await.unwrap())
+    support::page(gateway, jar, path, "en").await
 }
 
 async fn post(gateway: &Spawned, jar: &mut Jar, path: &str, form: &[(&str, &str)]) -> Response {
-    let resp = client()
-        .post(gateway.url(path))
-        .header("cookie", jar.header())
-        .header("accept-language", "en")
-        .form(form)
-        .send()
-        .await
-        .unwrap();
-    jar.take(&resp);
-    resp
-}
-
-fn location(resp: &Response) -> String {
-    resp.headers()["location"].to_str().unwrap().to_owned()
+    support::submit(gateway, jar, path, "en", form).await
 }
 
 /// A signed-in admin: a registered user promoted in auth's database, then logged in.
@@ -496,14 +475,6 @@ async fn an_admin_cannot_lock_themself_out_and_sees_users_and_orders() {
 }
 
 /// The value of the first `name="…" value="…"` in a page.
-fn value(html: &str, name: &str) -> String {
-    let marker = format!("name=\"{name}\" value=\"");
-    let rest = html
-        .split(&marker)
-        .nth(1)
-        .unwrap_or_else(|| panic!("no field {name} in {html}"));
-    rest[..rest.find('"').unwrap()].to_owned()
-}
 
 #[tokio::test]
 async fn the_stats_page_draws_its_charts_as_svg_with_tables() {
@@ -554,7 +525,7 @@ async fn sales_show_in_the_charts_and_an_admin_cancels_an_order() {
         assert_eq!(resp.status(), 303);
     }
     let (_, cart) = get(&gateway, &mut buyer, "/cart").await;
-    let key = value(&cart, "idempotency_key");
+    let key = field_value(&cart, "idempotency_key");
     let resp = post(
         &gateway,
         &mut buyer,
@@ -597,7 +568,7 @@ async fn sales_show_in_the_charts_and_an_admin_cancels_an_order() {
     assert_eq!(status, 200);
     assert!(confirm.contains("Cancel this order?"), "{confirm}");
     let action = cancel.split('?').next().unwrap().to_owned();
-    let back = value(&confirm, "back");
+    let back = field_value(&confirm, "back");
     assert_eq!(back, "/admin/orders?status=placed");
     let resp = post(&gateway, &mut jar, &action, &[("_csrf", &token), ("back", &back)]).await;
     assert_eq!(

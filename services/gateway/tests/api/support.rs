@@ -443,3 +443,53 @@ pub async fn stop(service: &mut Spawned) {
     }
     panic!("{} still accepts connections", service.api);
 }
+
+/// A page as a browser with `jar` gets it in `lang`: the status and the HTML (the jar takes
+/// the answer's cookies).
+pub async fn page(gateway: &Spawned, jar: &mut Jar, path: &str, lang: &str) -> (u16, String) {
+    let resp = client()
+        .get(gateway.url(path))
+        .header("cookie", jar.header())
+        .header("accept-language", lang)
+        .send()
+        .await
+        .unwrap();
+    jar.take(&resp);
+    let status = resp.status().as_u16();
+    (status, resp.text().await.unwrap())
+}
+
+/// A form posted as a browser with `jar` posts it, in `lang` (the jar takes the cookies).
+pub async fn submit(
+    gateway: &Spawned,
+    jar: &mut Jar,
+    path: &str,
+    lang: &str,
+    form: &[(&str, &str)],
+) -> reqwest::Response {
+    let resp = client()
+        .post(gateway.url(path))
+        .header("cookie", jar.header())
+        .header("accept-language", lang)
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    jar.take(&resp);
+    resp
+}
+
+/// Where a redirect goes.
+pub fn location(resp: &reqwest::Response) -> String {
+    resp.headers()["location"].to_str().unwrap().to_owned()
+}
+
+/// The value of the first `name="…" value="…"` in a page (hidden fields, filled inputs).
+pub fn field_value(html: &str, name: &str) -> String {
+    let marker = format!("name=\"{name}\" value=\"");
+    let rest = html
+        .split(&marker)
+        .nth(1)
+        .unwrap_or_else(|| panic!("no field {name} in {html}"));
+    rest[..rest.find('"').unwrap()].to_owned()
+}

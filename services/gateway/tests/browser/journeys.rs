@@ -412,6 +412,23 @@ async fn a_shopper_registers_buys_and_cancels() -> Result<()> {
     wait_for_stock_on_page(&browser, &green, 10).await?;
     wait_for_stock_on_page(&browser, &cup, 10).await?;
     browser.step("stock-restored").await?;
+
+    // The rest of the shopper's own pages: the orders list, the emptied cart, the profile.
+    browser.goto("/orders").await?;
+    ensure!(
+        browser.attr("tr.order", "data-status").await?.as_deref() == Some("canceled"),
+        "the list shows the canceled order"
+    );
+    browser.step("orders").await?;
+    browser.goto("/cart").await?;
+    browser.wait_for("#cart-empty").await?;
+    browser.step("cart-empty").await?;
+    browser.goto("/profile").await?;
+    ensure!(
+        browser.text("#plan").await?.starts_with("Free"),
+        "a new account is on the free plan"
+    );
+    browser.step("profile").await?;
     browser.close().await
 }
 
