@@ -64,6 +64,7 @@ product-qty = Quantity
 product-add = Add to cart
 product-attributes = Details
 product-sku = SKU
+product-no-image = No photo yet
 
 login-title = Log in
 login-submit = Log in

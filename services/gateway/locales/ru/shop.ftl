@@ -66,6 +66,7 @@ product-qty = Количество
 product-add = В корзину
 product-attributes = Характеристики
 product-sku = Артикул
+product-no-image = Фото пока нет
 
 login-title = Вход
 login-submit = Войти
