@@ -6,7 +6,14 @@
 //! once per [`JWKS_MIN_REFRESH`], so forged key ids cannot make us hammer auth).
 //!
 //! Each key is accepted with exactly one algorithm, so `alg: none`, `HS256` signed with a public
-//! key, and other algorithm-confusion tricks fail; `iss`, `aud`, `exp` and `sub` are required.
+//! key, and other algorithm-confusion tricks fail; `iss`, `aud`, `exp`, `iat` and `sub` are
+//! required, `nbf` is honoured when present, a `crit` header is refused (we implement no JWS
+//! extension, RFC 7515 §4.1.11), and no token is accepted that claims to live longer than
+//! [`MAX_LIFETIME_SECS`] or to be issued in the future. Clocks may differ by [`LEEWAY_SECS`].
+//!
+//! A token of an ended session (logout, password change, deactivation, role change) is
+//! refused once the verifier's [`Revocations`] list has it: within about a second everywhere
+//! (see [`crate::revocation`]).
 //!
 //! Service tokens carry scopes (`scope`, from `shop_contract::ServiceName::scopes`); internal
 //! routes take a [`ServiceScope`] of the one they need and refuse the rest with 403.
@@ -28,13 +35,19 @@ use crate::Problem;
 use crate::client::HttpClient;
 use crate::config::{self, ConfigError};
 use crate::keys::{self, VerifyingKey};
+use crate::revocation::{self, Revocations};
 
 /// The least time between two JWKS fetches caused by unknown key ids.
 pub const JWKS_MIN_REFRESH: Duration = Duration::from_secs(10);
 /// How long a fetched JWKS is trusted; the first request after that refetches it (and waits).
 pub const JWKS_MAX_AGE: Duration = Duration::from_secs(300);
-/// Clock skew tolerated on `exp`.
-pub const LEEWAY_SECS: u64 = 30;
+/// Clock skew tolerated on `exp`, `nbf` and `iat`: small, because the services' clocks are
+/// NTP-synchronised and every second of leeway is a second an expired token still works.
+pub const LEEWAY_SECS: u64 = 5;
+/// The longest lifetime (`exp - iat`) a verifier accepts, whatever the signer chose: a leaked
+/// key or a misconfigured issuer cannot mint day-long tokens. Auth refuses to start with an
+/// access- or service-token lifetime above it.
+pub const MAX_LIFETIME_SECS: i64 = 3600;
 
 /// Who a token speaks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -186,6 +199,9 @@ pub enum TokenError {
     /// `exp` is past.
     #[error("token expired")]
     Expired,
+    /// The session the token was issued for has ended (logout, password change, ...).
+    #[error("the session has ended")]
+    Revoked,
 }
 
 enum KeySource {
@@ -263,6 +279,7 @@ pub struct TokenVerifier {
     audience: String,
     source: KeySource,
     verified: quick_cache::sync::Cache<Box<str>, Arc<Claims>>,
+    revocations: Arc<Revocations>,
 }
 
 impl std::fmt::Debug for TokenVerifier {
@@ -292,6 +309,9 @@ pub struct VerifierConfig {
     pub audience: String,
     /// `JWT_PUBLIC_KEYS_DIR` or `JWKS_URL` (the directory wins when both are set).
     pub keys: KeyConfig,
+    /// `AUTH_URL`: where the list of ended sessions is polled from (`None`: not polled, so a
+    /// token of an ended session works until it expires; only tests leave it out).
+    pub auth_url: Option<String>,
 }
 
 impl VerifierConfig {
@@ -313,10 +333,15 @@ impl VerifierConfig {
                 ));
             }
         };
+        let auth_url = config::optional::<String>("AUTH_URL")?;
+        if let Some(url) = &auth_url {
+            url::Url::parse(url).map_err(|e| ConfigError::new("AUTH_URL", e))?;
+        }
         Ok(Self {
             issuer: config::required("JWT_ISSUER")?,
             audience: config::required("JWT_AUDIENCE")?,
             keys,
+            auth_url,
         })
     }
 }
@@ -329,6 +354,7 @@ impl TokenVerifier {
             audience: audience.into(),
             source: KeySource::Static(keys.into_iter().map(|k| (k.kid.clone(), k)).collect()),
             verified: quick_cache::sync::Cache::new(CACHE_ENTRIES),
+            revocations: Arc::default(),
         }
     }
 
@@ -348,6 +374,7 @@ impl TokenVerifier {
                 fetched_at: tokio::sync::Mutex::new(None),
             }),
             verified: quick_cache::sync::Cache::new(CACHE_ENTRIES),
+            revocations: Arc::default(),
         })
     }
 
@@ -361,6 +388,22 @@ impl TokenVerifier {
             )),
             KeyConfig::JwksUrl(url) => Self::with_jwks(&config.issuer, &config.audience, url),
         }
+    }
+
+    /// Builds the verifier a service's configuration asks for and starts polling auth's list
+    /// of ended sessions (when `AUTH_URL` is set). Needs a Tokio runtime.
+    pub fn start(config: &VerifierConfig) -> anyhow::Result<Arc<Self>> {
+        let verifier = Arc::new(Self::from_config(config)?);
+        if let Some(auth_url) = &config.auth_url {
+            revocation::spawn_poll(&verifier.revocations, auth_url)?;
+        }
+        Ok(verifier)
+    }
+
+    /// The sessions this verifier refuses: auth adds what it ends and refreshes it from its
+    /// database; everyone else's is polled from auth by [`Self::start`].
+    pub fn revocations(&self) -> &Arc<Revocations> {
+        &self.revocations
     }
 
     async fn key(&self, kid: &str) -> Option<VerifyingKey> {
@@ -389,6 +432,15 @@ impl TokenVerifier {
 
     /// Verifies a token and returns its claims.
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let claims = self.verify_signed(token).await?;
+        if claims.sid.is_some_and(|sid| self.revocations.contains(&sid)) {
+            return Err(TokenError::Revoked);
+        }
+        Ok(claims)
+    }
+
+    /// [`Self::verify`] without the revocation list.
+    async fn verify_signed(&self, token: &str) -> Result<Claims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|_| TokenError::Malformed)?;
         let kid = header.kid.ok_or(TokenError::UnknownKey)?;
         if let Some(claims) = self.verified.get(token) {
@@ -412,15 +464,31 @@ impl TokenVerifier {
         self.verify_with(&key, token)
     }
 
-    /// Verifies with a known key (synchronous; the hot path of [`Self::verify`]).
+    /// Verifies with a known key (synchronous; the hot path of [`Self::verify`]). It does not
+    /// consult the revocation list.
     pub fn verify_with(&self, key: &VerifyingKey, token: &str) -> Result<Claims, TokenError> {
         let mut validation = Validation::new(key.alg);
         validation.leeway = LEEWAY_SECS;
+        validation.validate_nbf = true;
         validation.set_issuer(&[&self.issuer]);
         validation.set_audience(&[&self.audience]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         match jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation) {
-            Ok(data) => Ok(data.claims),
+            Ok(data) => {
+                if data.header.crit.is_some() {
+                    return Err(TokenError::Invalid("unsupported critical header extension (crit)".into()));
+                }
+                let claims = data.claims;
+                if claims.iat > chrono::Utc::now().timestamp() + LEEWAY_SECS as i64 {
+                    return Err(TokenError::Invalid("issued in the future (iat)".into()));
+                }
+                if claims.exp - claims.iat > MAX_LIFETIME_SECS {
+                    return Err(TokenError::Invalid(format!(
+                        "lives longer than {MAX_LIFETIME_SECS} s (exp - iat)"
+                    )));
+                }
+                Ok(claims)
+            }
             Err(e) => Err(match e.kind() {
                 jsonwebtoken::errors::ErrorKind::ExpiredSignature => TokenError::Expired,
                 jsonwebtoken::errors::ErrorKind::InvalidToken | jsonwebtoken::errors::ErrorKind::Base64(_) => {
@@ -455,6 +523,41 @@ fn invalid_token(e: &TokenError) -> Problem {
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static(r#"Bearer error="invalid_token""#),
     )
+}
+
+/// Refuses, on every route of `router`, a request whose `Authorization: Bearer` token does not
+/// verify (401 `invalid_token`), public routes included: a client with a forged, expired or
+/// ended token learns so at once, the same way everywhere, instead of being served as
+/// anonymous by one route and refused by the next. Other schemes (HTTP Basic for the
+/// client-credentials grant) pass untouched. The verified caller is kept for the extractors.
+pub fn refuse_bad_bearer(router: axum::Router, verifier: Arc<TokenVerifier>) -> axum::Router {
+    router.layer(axum::middleware::from_fn_with_state(verifier, check_bearer))
+}
+
+async fn check_bearer(
+    axum::extract::State(verifier): axum::extract::State<Arc<TokenVerifier>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    let is_bearer = request.headers().get(header::AUTHORIZATION).is_some_and(|value| {
+        let bytes = value.as_bytes();
+        bytes.len() >= 6 && bytes[..6].eq_ignore_ascii_case(b"bearer")
+    });
+    if !is_bearer {
+        return next.run(request).await;
+    }
+    let (mut parts, body) = request.into_parts();
+    let Some(token) = bearer_token(&parts) else {
+        return invalid_token(&TokenError::Malformed).into_response();
+    };
+    match verifier.verify(token).await {
+        Ok(claims) => {
+            parts.extensions.insert(Caller(claims));
+            next.run(axum::extract::Request::from_parts(parts, body)).await
+        }
+        Err(e) => invalid_token(&e).into_response(),
+    }
 }
 
 /// Any verified caller: a user or a service. Handlers usually want one of the narrower

@@ -22,6 +22,7 @@
 //! - [`cli`]: the shared command line (`serve`, `migrate`, and each service's own commands).
 //! - [`redis`]: a lazily connecting Redis connection and its readiness check.
 //! - [`client`]: the outgoing HTTP client that forwards `traceparent` and `x-request-id`.
+//! - [`revocation`]: the list of ended sessions every token verifier refuses.
 
 #[cfg(feature = "auth")]
 pub mod auth;
@@ -41,6 +42,8 @@ pub mod observe;
 pub mod problem;
 #[cfg(feature = "redis")]
 pub mod redis;
+#[cfg(feature = "auth")]
+pub mod revocation;
 pub mod server;
 pub mod telemetry;
 

@@ -160,9 +160,10 @@ async fn cached_tokens_still_expire() {
     let verifier = TokenVerifier::with_keys("iss", "aud", public);
     let pem = std::fs::read(keys.signing_dir().join(format!("{}.pem", keys.kid))).unwrap();
     let now = chrono::Utc::now().timestamp();
-    // Expired 29 s ago: still inside the 30 s leeway, for one more second.
+    // Expired a second less than the leeway ago: still accepted, for one more second.
+    let leeway = i64::try_from(shop_kit::auth::LEEWAY_SECS).unwrap();
     let claims = serde_json::json!({"sub": "u", "role": "customer", "iss": "iss", "aud": "aud",
-                                    "iat": now - 100, "exp": now - 29, "jti": "j"});
+                                    "iat": now - 100, "exp": now - leeway + 1, "jti": "j"});
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(keys.kid.clone());
     let token = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_ed_pem(&pem).unwrap()).unwrap();

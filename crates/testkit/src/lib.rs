@@ -179,6 +179,7 @@ pub fn verifier_config(keys: &TempKeys, issuer: &str, audience: &str) -> shop_ki
         issuer: issuer.to_owned(),
         audience: audience.to_owned(),
         keys: shop_kit::auth::KeyConfig::Dir(keys.public_dir()),
+        auth_url: None,
     }
 }
 

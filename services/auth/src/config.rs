@@ -125,13 +125,25 @@ impl Config {
             issuer: config::required("JWT_ISSUER")?,
             audience: config::required("JWT_AUDIENCE")?,
             signing_keys_dir: config::required("JWT_SIGNING_KEYS_DIR")?,
-            access_ttl: config::seconds_or("ACCESS_TOKEN_TTL_SECS", Duration::from_secs(900))?,
+            access_ttl: token_ttl("ACCESS_TOKEN_TTL_SECS", 900)?,
             refresh_ttl: config::seconds_or("REFRESH_TOKEN_TTL_SECS", Duration::from_secs(30 * 24 * 3600))?,
-            service_ttl: config::seconds_or("SERVICE_TOKEN_TTL_SECS", Duration::from_secs(300))?,
+            service_ttl: token_ttl("SERVICE_TOKEN_TTL_SECS", 300)?,
             admin,
             service_clients_file: config::optional("SERVICE_CLIENTS_FILE")?,
             throttle: ThrottleConfig::from_env()?,
             trusted_proxy_hops: config::or("TRUSTED_PROXY_HOPS", 0)?,
         })
     }
+}
+
+/// An access- or service-token lifetime: at least a minute, at most what every verifier
+/// accepts ([`shop_kit::auth::MAX_LIFETIME_SECS`]), so a typo cannot mint tokens the whole
+/// shop then refuses.
+fn token_ttl(name: &str, default_secs: u64) -> Result<Duration, ConfigError> {
+    let ttl = config::seconds_or(name, Duration::from_secs(default_secs))?;
+    let max = shop_kit::auth::MAX_LIFETIME_SECS.unsigned_abs();
+    if !(60..=max).contains(&ttl.as_secs()) {
+        return Err(ConfigError::new(name, format!("must be between 60 and {max} seconds")));
+    }
+    Ok(ttl)
 }

@@ -98,6 +98,18 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         metrics,
     };
     tokio::spawn(maintenance::run(db.clone(), config.throttle.window));
+    // Auth's own list of ended sessions, from its database on the beat every service polls
+    // it at (the sessions this replica ends are added at once).
+    let window = routes::revocations::window(&state);
+    let revoked_from = db.clone();
+    tokio::spawn(shop_kit::revocation::keep_current(
+        Arc::downgrade(state.verifier.revocations()),
+        "database",
+        move || {
+            let db = revoked_from.clone();
+            async move { Ok(store::revoked_sessions(&db, window).await?) }
+        },
+    ));
     if let Some((email, password)) = &config.admin {
         tokio::spawn(cli::seed_admin_until_done(
             state.clone(),
@@ -107,7 +119,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     }
     let service = Service {
         name: "auth",
-        api: routes::router().with_state(state),
+        api: shop_kit::auth::refuse_bad_bearer(routes::router().with_state(state.clone()), state.verifier.clone()),
         metrics: registry,
         checks: vec![Box::new(PgCheck(db))],
     };

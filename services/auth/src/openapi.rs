@@ -4,7 +4,7 @@ use axum::response::IntoResponse;
 use shop_api::BearerAuth;
 use utoipa::OpenApi;
 
-use crate::routes::{profile, service, session, users, views};
+use crate::routes::{profile, revocations, service, session, users, views};
 
 /// The auth API.
 #[derive(OpenApi)]
@@ -13,12 +13,12 @@ use crate::routes::{profile, service, session, users, views};
     paths(
         session::register, session::login, session::refresh, session::logout,
         profile::me, profile::update_me,
-        service::token, service::jwks,
+        service::token, service::jwks, revocations::revoked_sessions,
         users::list, users::show, users::update,
     ),
     components(schemas(views::UserView, views::SubscriptionView, views::TokenResponse, views::UserPage,
         session::RegisterRequest, session::LoginRequest, session::RefreshRequest, profile::UpdateMe,
-        service::TokenRequest, users::AdminUpdate)),
+        service::TokenRequest, users::AdminUpdate, shop_kit::revocation::RevokedSessions)),
     modifiers(&BearerAuth),
 )]
 pub struct ApiDoc;

@@ -307,17 +307,32 @@ pub async fn revoke_family<'e, E: sqlx::PgExecutor<'e>>(db: E, family: Uuid) -> 
     )
 }
 
-/// Revokes every session of a user except `keep` (the caller's own, if any).
-pub async fn revoke_user_sessions(db: &PgPool, user_id: Uuid, keep: Option<Uuid>) -> Result<u64, sqlx::Error> {
-    Ok(sqlx::query(
+/// Revokes every session of a user except `keep` (the caller's own, if any); returns the
+/// sessions (families) it ended.
+pub async fn revoke_user_sessions(db: &PgPool, user_id: Uuid, keep: Option<Uuid>) -> Result<Vec<Uuid>, sqlx::Error> {
+    let mut families: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE refresh_tokens SET revoked_at = now()
-         WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR family_id <> $2)",
+         WHERE user_id = $1 AND revoked_at IS NULL AND ($2::uuid IS NULL OR family_id <> $2)
+         RETURNING family_id",
     )
     .bind(user_id)
     .bind(keep)
-    .execute(db)
-    .await?
-    .rows_affected())
+    .fetch_all(db)
+    .await?;
+    families.sort_unstable();
+    families.dedup();
+    Ok(families)
+}
+
+/// The sessions ended within the last `window` (`GET /internal/revoked-sessions`).
+pub async fn revoked_sessions(db: &PgPool, window: std::time::Duration) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT DISTINCT family_id FROM refresh_tokens
+         WHERE revoked_at IS NOT NULL AND revoked_at > now() - make_interval(secs => $1)",
+    )
+    .bind(window.as_secs_f64())
+    .fetch_all(db)
+    .await
 }
 
 /// The family of a token (for logout), if the token exists.

@@ -45,17 +45,17 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 
 /// Builds the service from its configuration and binds its listeners (port 0 in tests).
 pub async fn build(config: Config) -> anyhow::Result<Server> {
-    let verifier = Arc::new(TokenVerifier::from_config(&config.verifier)?);
+    let verifier = TokenVerifier::start(&config.verifier)?;
     let redis = Redis::new("REDIS_URL", &config.redis_url)?;
     let state = AppState {
         store: store::CartStore::new(redis.clone(), config.limits),
         prefs: preferences::PrefStore::new(redis.clone(), config.preferences),
         catalog: catalog::CatalogClient::new(&config.catalog_url)?,
-        verifier,
+        verifier: verifier.clone(),
     };
     let service = Service {
         name: "cart",
-        api: routes::router().with_state(state),
+        api: shop_kit::auth::refuse_bad_bearer(routes::router().with_state(state), verifier),
         metrics: Metrics::new(),
         checks: vec![Box::new(RedisCheck(redis))],
     };

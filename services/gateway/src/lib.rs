@@ -72,7 +72,7 @@ impl axum::extract::FromRef<AppState> for Arc<TokenVerifier> {
 
 /// Builds the gateway from its configuration and binds its listeners (port 0 in tests).
 pub async fn build(config: Config) -> anyhow::Result<Server> {
-    let verifier = Arc::new(TokenVerifier::from_config(&config.verifier)?);
+    let verifier = TokenVerifier::start(&config.verifier)?;
     let redis = Redis::new("REDIS_URL", &config.redis_url)?;
     let mut metrics = Metrics::new();
     let gateway_metrics = Arc::new(metrics::GatewayMetrics::register(metrics.registry_mut()));

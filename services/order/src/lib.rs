@@ -62,7 +62,7 @@ impl FromRef<AppState> for Arc<TokenVerifier> {
 /// Builds the service from its configuration, starts the sweeper and binds the listeners
 /// (port 0 in tests).
 pub async fn build(config: Config) -> anyhow::Result<Server> {
-    let verifier = Arc::new(TokenVerifier::from_config(&config.verifier)?);
+    let verifier = TokenVerifier::start(&config.verifier)?;
     let db = shop_kit::db::pool(
         "DATABASE_URL",
         &config.database_url,
@@ -84,13 +84,13 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     let state = AppState {
         db: db.clone(),
         config: Arc::new(config.clone()),
-        verifier,
+        verifier: verifier.clone(),
         peers,
         metrics,
     };
     let service = Service {
         name: "order",
-        api: routes::router().with_state(state.clone()),
+        api: shop_kit::auth::refuse_bad_bearer(routes::router().with_state(state.clone()), verifier),
         metrics: registry,
         checks: vec![Box::new(PgCheck(db))],
     };

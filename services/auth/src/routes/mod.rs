@@ -2,6 +2,7 @@
 
 pub mod client_ip;
 pub mod profile;
+pub mod revocations;
 pub mod service;
 pub mod session;
 pub mod users;
@@ -18,6 +19,7 @@ pub fn router() -> Router<AppState> {
         .merge(session::router())
         .merge(profile::router())
         .merge(service::router())
+        .merge(revocations::router())
         .merge(users::router())
         .route("/openapi.json", get(crate::openapi::openapi_json))
 }

@@ -142,7 +142,8 @@ pub async fn update_me(
         .ok_or_else(|| Problem::unauthorized("this account no longer exists"))?;
     if change.password_hash.is_some() {
         let revoked = store::revoke_user_sessions(&state.db, user.id, user.session_id).await?;
-        tracing::info!(user_id = %user.id, revoked, "password changed; other sessions revoked");
+        tracing::info!(user_id = %user.id, revoked = revoked.len(), "password changed; other sessions revoked");
+        state.verifier.revocations().insert(revoked);
     }
     Ok(axum::Json(UserView::from(&updated)))
 }

@@ -219,6 +219,7 @@ pub async fn refresh(
     if row.used_at.is_some() {
         let revoked = store::revoke_family(&mut *tx, row.family_id).await?;
         tx.commit().await?;
+        state.verifier.revocations().insert([row.family_id]);
         AuthMetrics::count(&state.metrics.refreshes, "reuse_detected");
         tracing::warn!(user_id = %row.user_id, family = %row.family_id, revoked, "refresh token reuse detected; family revoked");
         return Err(invalid_refresh(
@@ -234,6 +235,7 @@ pub async fn refresh(
         AuthMetrics::count(&state.metrics.refreshes, "inactive");
         store::revoke_family(&mut *tx, row.family_id).await?;
         tx.commit().await?;
+        state.verifier.revocations().insert([row.family_id]);
         return Err(deactivated());
     };
     let (refresh, new_hash) = tokens::new_refresh_token();
@@ -272,6 +274,7 @@ pub async fn logout(
         && let Some((family, user_id)) = store::family_of(&state.db, &hash_refresh_token(&req.refresh_token)).await?
     {
         store::revoke_family(&state.db, family).await?;
+        state.verifier.revocations().insert([family]);
         tracing::info!(%user_id, "logged out");
     }
     Ok(StatusCode::NO_CONTENT)

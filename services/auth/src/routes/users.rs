@@ -118,8 +118,8 @@ pub struct AdminUpdate {
     pub extend_premium_days: Option<i32>,
 }
 
-/// Changes a user's role, activation or plan: `PATCH /users/{id}`. Deactivating a user ends
-/// all their sessions. An admin cannot demote or deactivate themself.
+/// Changes a user's role, activation or plan: `PATCH /users/{id}`. Deactivating a user or
+/// changing their role ends all their sessions. An admin cannot demote or deactivate themself.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = AdminUpdate,
     responses((status = 200, body = UserView), (status = 404), (status = 409, description = "would lock the admin out"), (status = 422)), security(("bearer" = [])))]
 pub async fn update(
@@ -161,12 +161,19 @@ pub async fn update(
             .map(|p| (p, if p == Plan::Premium { req.plan_expires_at } else { None })),
         extend_premium_days: req.extend_premium_days,
     };
+    let before = store::user_by_id(&state.db, id)
+        .await?
+        .ok_or_else(|| Problem::not_found("no such user"))?;
     let user = store::admin_update(&state.db, id, &change)
         .await?
         .ok_or_else(|| Problem::not_found("no such user"))?;
-    if req.is_active == Some(false) {
+    // A deactivated user is out, and a new role must not wait for old tokens to expire: both
+    // end every session (the user signs in again, as what they now are).
+    let role_changed = req.role.is_some_and(|role| role != before.role());
+    if req.is_active == Some(false) || role_changed {
         let revoked = store::revoke_user_sessions(&state.db, id, None).await?;
-        tracing::info!(user_id = %id, by = %admin.id, revoked, "user deactivated; sessions revoked");
+        tracing::info!(user_id = %id, by = %admin.id, revoked = revoked.len(), role_changed, "sessions revoked");
+        state.verifier.revocations().insert(revoked);
     }
     tracing::info!(user_id = %id, by = %admin.id, "user updated by admin");
     Ok(axum::Json(UserView::from(&user)))

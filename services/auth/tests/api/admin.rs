@@ -149,8 +149,9 @@ async fn deactivated_users_can_neither_log_in_nor_refresh() {
         .await;
     assert_eq!(json(r).await["is_active"], false);
     problem(app.login("rita@example.com", "a-decent-passphrase").await, 403).await;
-    // The access token issued before is refused where the account's data lives.
-    problem(app.me(access(&tokens)).await, 403).await;
+    // The access token issued before is refused: its session has ended.
+    let body = problem(app.me(access(&tokens)).await, 401).await;
+    assert_eq!(body["detail"], "the session has ended");
     problem(
         app.post_json("/auth/refresh", &json!({"refresh_token": refresh(&tokens)}))
             .await,
@@ -268,8 +269,9 @@ async fn a_demoted_admin_loses_access_at_once() {
     assert_eq!(app.get_auth("/users", access(&vera)).await.status(), 200);
     app.patch_auth(&format!("/users/{id}"), access(&root), &json!({"role": "customer"}))
         .await;
-    // Her token still says admin, but auth checks the account itself.
-    problem(app.get_auth("/users", access(&vera)).await, 403).await;
+    // Her token still says admin, but the role change ended her sessions.
+    let body = problem(app.get_auth("/users", access(&vera)).await, 401).await;
+    assert_eq!(body["detail"], "the session has ended");
 }
 
 #[tokio::test]

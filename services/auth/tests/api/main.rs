@@ -6,6 +6,7 @@ mod admin;
 mod bad_input;
 mod ops;
 mod profile;
+mod revocation;
 mod session;
 mod support;
 mod throttle;

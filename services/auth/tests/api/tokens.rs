@@ -95,6 +95,7 @@ async fn two_keys_sign_with_the_newest_and_accept_both() {
         issuer: ISSUER.into(),
         audience: AUDIENCE.into(),
         keys: shop_kit::auth::KeyConfig::Dir(app.keys.public_dir()),
+        auth_url: None,
     })
     .unwrap();
     assert!(from_dir.verify(&old_token).await.is_ok());
@@ -206,6 +207,63 @@ async fn bad_tokens_are_all_401() {
         }),
         ("garbage", "not.a.jwt".to_owned()),
         ("empty segments", "..".to_owned()),
+        (
+            "not valid yet (nbf a minute ahead)",
+            sign(&kid, Algorithm::EdDSA, &own_key, &with(&|c| c["nbf"] = json!(now + 60))),
+        ),
+        (
+            "issued a minute in the future",
+            sign(
+                &kid,
+                Algorithm::EdDSA,
+                &own_key,
+                &with(&|c| {
+                    c["iat"] = json!(now + 60);
+                    c["exp"] = json!(now + 600);
+                }),
+            ),
+        ),
+        (
+            "lives a day (over the lifetime cap)",
+            sign(
+                &kid,
+                Algorithm::EdDSA,
+                &own_key,
+                &with(&|c| {
+                    c["iat"] = json!(now);
+                    c["exp"] = json!(now + 24 * 3600);
+                }),
+            ),
+        ),
+        (
+            "no iat",
+            sign(
+                &kid,
+                Algorithm::EdDSA,
+                &own_key,
+                &with(&|c| {
+                    c.as_object_mut().unwrap().remove("iat");
+                }),
+            ),
+        ),
+        (
+            "expired beyond the leeway",
+            sign(
+                &kid,
+                Algorithm::EdDSA,
+                &own_key,
+                &with(&|c| {
+                    c["iat"] = json!(now - 900);
+                    c["exp"] = json!(now - i64::try_from(shop_kit::auth::LEEWAY_SECS).unwrap() - 2);
+                }),
+            ),
+        ),
+        ("a critical header extension we do not implement", {
+            let mut header = Header::new(Algorithm::EdDSA);
+            header.kid = Some(kid.clone());
+            header.crit = Some(vec!["exp".into()]);
+            jsonwebtoken::encode(&header, &good, &own_key).unwrap()
+        }),
     ];
     for (what, token) in cases {
         let r = app.me(&token).await;
@@ -238,6 +296,7 @@ async fn verifier_reports_why() {
             issuer: ISSUER.into(),
             audience: AUDIENCE.into(),
             keys: shop_kit::auth::KeyConfig::Dir(keys.public_dir()),
+            auth_url: None,
         })
         .unwrap(),
     );

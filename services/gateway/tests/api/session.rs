@@ -314,6 +314,7 @@ async fn logout_revokes_the_refresh_token_and_clears_the_cookies() {
     let gateway = spawn_gateway(shop.config()).await;
     let mut jar = browser_login(&gateway, &email).await;
     let refresh = jar.get("sk_refresh").unwrap().to_owned();
+    let access = jar.get("sk_access").unwrap().to_owned();
     let resp = client()
         .post(gateway.url("/logout"))
         .header("cookie", jar.header())
@@ -345,6 +346,22 @@ async fn logout_revokes_the_refresh_token_and_clears_the_cookies() {
         .await
         .unwrap();
     problem(resp, 401).await;
+    // A copy of the access token (a stolen cookie, a script that kept it) stops working
+    // within seconds, at the gateway and at the services behind it.
+    for url in [gateway.url("/api/v1/cart"), shop.cart.url("/cart"), shop.order.url("/orders")] {
+        let started = std::time::Instant::now();
+        loop {
+            let resp = client().get(&url).bearer_auth(&access).send().await.unwrap();
+            if resp.status() == 401 {
+                let body = problem(resp, 401).await;
+                assert_eq!(body["detail"], "the session has ended", "{url}");
+                break;
+            }
+            assert_eq!(resp.status(), 200, "{url}");
+            assert!(started.elapsed().as_secs() < 5, "{url} still honours an ended session");
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
 }
 
 #[tokio::test]

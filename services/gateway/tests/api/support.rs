@@ -74,7 +74,7 @@ pub async fn spawn_shop() -> Shop {
             server: shop_testkit::server_config(),
             database_url: SecretString::from(catalog_db.url.clone()),
             database_max_connections: 5,
-            verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
+            verifier: polling_verifier(&keys, &auth),
             low_stock_threshold: 5,
         })
         .await
@@ -85,7 +85,7 @@ pub async fn spawn_shop() -> Shop {
             server: shop_testkit::server_config(),
             redis_url: SecretString::from(shop_testkit::redis_url()),
             catalog_url: catalog.url(""),
-            verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
+            verifier: polling_verifier(&keys, &auth),
             limits: shop_cart::config::Limits::default(),
             preferences: shop_cart::config::PrefLimits::default(),
         })
@@ -101,7 +101,7 @@ pub async fn spawn_shop() -> Shop {
             server: shop_testkit::server_config(),
             database_url: SecretString::from(order_db.url.clone()),
             database_max_connections: 5,
-            verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
+            verifier: polling_verifier(&keys, &auth),
             auth_url: auth.url(""),
             catalog_url: catalog.url(""),
             cart_url: cart.url(""),
@@ -124,6 +124,15 @@ pub async fn spawn_shop() -> Shop {
         auth_db,
         catalog_db,
         order_db,
+    }
+}
+
+/// What a service verifies tokens with: the test keys, and auth's list of ended sessions
+/// polled as in production.
+pub fn polling_verifier(keys: &TempKeys, auth: &Spawned) -> shop_kit::auth::VerifierConfig {
+    shop_kit::auth::VerifierConfig {
+        auth_url: Some(auth.url("")),
+        ..shop_testkit::verifier_config(keys, ISSUER, AUDIENCE)
     }
 }
 
@@ -177,8 +186,11 @@ impl Shop {
         ]
     }
 
+    /// A gateway in front of this shop, polling its auth's list of ended sessions.
     pub fn config(&self) -> Config {
-        config(&self.keys, self.urls())
+        let mut config = config(&self.keys, self.urls());
+        config.verifier.auth_url = Some(self.auth.url(""));
+        config
     }
 
     /// An access token as auth would issue it, for `role` and `plan`.
