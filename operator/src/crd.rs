@@ -413,15 +413,30 @@ pub struct Autoscaling {
 }
 
 /// Prometheus Operator objects.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct MonitoringSpec {
     /// A ServiceMonitor scraping every service's admin port (default true).
     #[serde(default = "yes")]
     pub service_monitor: bool,
-    /// A PrometheusRule with the shop's alerts (default true).
+    /// A PrometheusRule with the shop's recording rules and alerts (default true).
     #[serde(default = "yes")]
     pub prometheus_rule: bool,
+    /// Labels added to the ServiceMonitor and the PrometheusRule, for a Prometheus that selects
+    /// them by label (kube-prometheus-stack: `release: <its Helm release>`). The operator's own
+    /// labels (`app.kubernetes.io/*`, `shopkeeper.dev/shop`) win over these.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 16))]
+    #[x_kube(validation = Rule::new(
+        "self.all(k, size(k) <= 253 && k.matches('^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\\\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$') && size(self[k]) <= 63 && self[k].matches('^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$'))"
+    ).message("monitoring.labels must be Kubernetes labels: a name of at most 63 characters with an optional DNS prefix, and a value of at most 63 letters, digits, '-', '_' or '.'"))]
+    pub labels: BTreeMap<String, String>,
+    /// The page the alerts' `runbook_url` points at, each alert adding its `#anchor` (default
+    /// `docs/operations.md` of the Shopkeeper repository; point it at your own copy).
+    #[serde(default, rename = "runbookURL", skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.matches('^https?://[^#]+$')")
+        .message("runbookURL must be an http(s) URL without a #fragment"))]
+    pub runbook_url: Option<String>,
 }
 
 impl Default for MonitoringSpec {
@@ -429,6 +444,8 @@ impl Default for MonitoringSpec {
         Self {
             service_monitor: true,
             prometheus_rule: true,
+            labels: BTreeMap::new(),
+            runbook_url: None,
         }
     }
 }

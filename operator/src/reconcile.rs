@@ -76,6 +76,8 @@ impl Context {
         let mut failures = self.failures();
         let count = failures.entry(Self::key(shop)).or_default();
         *count = count.saturating_add(1);
+        let ns = shop.namespace().unwrap_or_default();
+        self.metrics.shop_failures(&ns, &shop.name_any(), *count);
         *count
     }
 
@@ -86,6 +88,9 @@ impl Context {
 
     fn forget_failures(&self, shop: &Shop) {
         self.failures().remove(&Self::key(shop));
+        let ns = shop.namespace().unwrap_or_default();
+        self.metrics.shop_failures(&ns, &shop.name_any(), 0);
+        self.metrics.shop_succeeded(&ns, &shop.name_any());
     }
 }
 
@@ -383,6 +388,8 @@ async fn grow_volumes(ctx: &Context, spec: &Resolved, ns: &str, live: &Live) -> 
 
 /// Writes the status (server-side apply of the status subresource) when it changed.
 async fn update_status(ctx: &Context, shop: &Shop, ns: &str, new: ShopStatus) -> Result<()> {
+    // Recorded on every pass, written or not, so the metric follows the status.
+    ctx.metrics.shop_phase(ns, &shop.name_any(), new.phase);
     if shop.status.as_ref() == Some(&new) {
         return Ok(());
     }

@@ -210,3 +210,35 @@ fn an_external_postgres_names_one_secret_or_one_per_service() {
         assert!(err.contains("either secretRef"), "{err}");
     }
 }
+
+#[test]
+fn monitoring_labels_must_be_kubernetes_labels() {
+    let labels = |labels: Value| check(json!({"image": "i", "monitoring": {"labels": labels}}));
+    assert!(labels(json!({"release": "kube-prometheus-stack", "example.com/team": "shop", "empty": ""})).is_ok());
+    for bad in [
+        json!({"release": "has space"}),
+        json!({"-release": "x"}),
+        json!({"release": "x".repeat(64)}),
+        json!({"Example.com/team": "x"}),
+    ] {
+        let err = labels(bad.clone()).unwrap_err();
+        assert!(
+            err.contains("monitoring.labels must be Kubernetes labels"),
+            "{bad}: {err}"
+        );
+    }
+}
+
+#[test]
+fn the_runbook_url_is_a_page_without_a_fragment() {
+    let runbook = |url: &str| check(json!({"image": "i", "monitoring": {"runbookURL": url}}));
+    assert!(runbook("https://wiki.example.com/shop/operations").is_ok());
+    for bad in [
+        "wiki.example.com/ops",
+        "https://wiki.example.com/ops#alerts",
+        "ftp://x/y",
+    ] {
+        let err = runbook(bad).unwrap_err();
+        assert!(err.contains("runbookURL must be an http(s) URL"), "{bad}: {err}");
+    }
+}

@@ -741,9 +741,22 @@ async fn a_pvc_that_cannot_grow_is_reported_and_retried_with_backoff() {
     error_policy(shop.clone(), &err, h.ctx.clone());
     assert_eq!(h.ctx.failures_of(&shop), 2);
     assert_eq!(h.api.all("events").len(), 1, "the same failure is announced once");
+    // What the Shop's alerts read (ShopReconcileFailing, ShopNotReady).
+    let failures =
+        |n: u32| format!(r#"shop_operator_shop_consecutive_failures{{shop_namespace="{NS}",shop="demo"}} {n}"#);
+    let phase =
+        |p: &str, v: u8| format!(r#"shop_operator_shop_phase{{shop_namespace="{NS}",shop="demo",phase="{p}"}} {v}"#);
+    let metrics = h.ctx.metrics.encode();
+    assert!(
+        metrics.contains(&failures(2)) && metrics.contains(&phase("Degraded", 1)),
+        "{metrics}"
+    );
+    assert!(metrics.contains(&phase("Ready", 0)), "{metrics}");
     h.edit(|spec| spec["postgres"] = json!({"storage": "1Gi"}));
     h.pass().await;
     assert_eq!(h.ctx.failures_of(&shop), 0);
+    let metrics = h.ctx.metrics.encode();
+    assert!(metrics.contains(&failures(0)), "{metrics}");
 }
 
 #[tokio::test]

@@ -42,12 +42,13 @@ const SEEDS: &[&str] = &["catalog"];
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_GRACE: Duration = Duration::from_secs(10);
 
-/// Runs `cargo xtask dev [--reset]`.
+/// Runs `cargo xtask dev [--reset] [--observe]`.
 pub(crate) fn run(args: &[String]) -> Result<()> {
-    let mut reset = false;
+    let (mut reset, mut observe) = (false, false);
     for arg in args {
         match arg.as_str() {
             "--reset" => reset = true,
+            "--observe" => observe = true,
             "-h" | "--help" => {
                 println!("{}", usage());
                 return Ok(());
@@ -105,17 +106,39 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     };
 
     prepare_databases(&built, &shop)?;
+    let prometheus = if observe {
+        let operator = proc::target_dir().join(PROFILE).join("shop-operator");
+        match crate::observe::start(&dev_dir, &built, &operator) {
+            Ok(prometheus) => Some(prometheus),
+            Err(err) => {
+                let _ = stack.stop();
+                return Err(err);
+            }
+        }
+    } else {
+        None
+    };
+    if let Some(prometheus) = &prometheus {
+        eprintln!(
+            "xtask: Prometheus at {} scrapes every service and loads the rules (namespace `local`, shop `shop`)",
+            prometheus.url
+        );
+    }
     let result = serve(&built, &shop, &dev_dir);
+    drop(prometheus);
     let stopped = stack.stop();
     result.and(stopped)
 }
 
 fn usage() -> String {
-    "usage: cargo xtask dev [--reset]\n\n\
+    "usage: cargo xtask dev [--reset] [--observe]\n\n\
      Builds the services and runs every built one on a private Postgres and Redis\n\
      (target/xtask/dev), until Ctrl-C.\n\n\
-     --reset   wipe target/xtask/dev (database, Redis, keys, client secrets) first\n\n\
-     Ports: SHOP_<NAME>_PORT, SHOP_<NAME>_ADMIN_PORT, SHOP_DEV_PG_PORT, SHOP_DEV_REDIS_PORT.\n\
+     --reset   wipe target/xtask/dev (database, Redis, keys, client secrets) first\n\
+     --observe also run Prometheus on http://localhost:9099, scraping every service and\n\
+               loading the shop's rules (Debian's `prometheus` package)\n\n\
+     Ports: SHOP_<NAME>_PORT, SHOP_<NAME>_ADMIN_PORT, SHOP_DEV_PG_PORT, SHOP_DEV_REDIS_PORT,\n\
+     SHOP_PROMETHEUS_PORT.\n\
      SHOP_DEV_SKIP_SEED=1 skips the demo data."
         .to_owned()
 }

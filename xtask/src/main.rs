@@ -2,7 +2,8 @@
 //!
 //! - [`dev`]: `cargo xtask dev` runs the whole shop locally on a private Postgres and Redis,
 //!   restarting a service that dies ([`supervise`]).
-//! - [`test`]: `cargo xtask test` runs the gates (fmt, clippy, the test suite) as CI does.
+//! - [`test`]: `cargo xtask test` runs the gates (fmt, clippy, the test suite) as CI does;
+//!   [`rules`] is its `promtool` step for the Shop's alerting rules.
 //! - [`bench`]: `cargo xtask bench`.
 //! - Shared: [`tools`] (finds or installs Postgres/Redis), [`stack`] (the private Postgres and
 //!   Redis), [`services`] (the services table, secrets, environment, running binaries),
@@ -11,7 +12,9 @@
 
 mod bench;
 mod dev;
+mod observe;
 mod proc;
+mod rules;
 mod services;
 mod stack;
 mod supervise;
@@ -42,6 +45,8 @@ fn run(args: &[String]) -> anyhow::Result<()> {
         "dev" => dev::run(rest),
         "test" => test::run(rest),
         "bench" => bench::run(rest),
+        // The `rules` step of `test` alone: promtool over the Shop's alerting rules.
+        "rules" => rules::check().map(|((), detail)| println!("rules: {detail}")),
         // Hidden: starts and stops a throw-away stack to check the machine can run one.
         "stack-check" => stack::check(rest),
         "help" | "-h" | "--help" => {
@@ -59,6 +64,7 @@ commands:
           [--reset] wipes target/xtask/dev first
   test    cargo fmt --check, cargo clippy, and every test against a fresh private stack
           [--no-lint] skips fmt and clippy; [-- ARGS] go to the test runner (a filter)
+  rules   promtool check/test of the Shop's alerting rules (the `rules` step of test)
   bench   load benchmarks
 
 `cargo xtask <command> --help` tells more; docs/development.md tells all.";

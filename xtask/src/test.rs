@@ -88,6 +88,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         });
     }
     timed(&mut steps, "manifests", manifests::check);
+    timed(&mut steps, "rules", crate::rules::check);
     match tools {
         Some((tools, axe)) if !proc::interrupted() => {
             // The stack lives exactly as long as this block: stopped on every way out of it.
@@ -208,6 +209,8 @@ fn run_tests(tools: &Tools, axe: &Path, stack: &Stack, runner_args: &[String]) -
         .envs(tools.chromium.as_ref().map(|path| ("SHOP_TEST_CHROMIUM", path)))
         .envs(tools.chromedriver.as_ref().map(|path| ("SHOP_TEST_CHROMEDRIVER", path)))
         .env("SHOP_TEST_AXE", axe)
+        // Debian's `prometheus` package, which the `rules` step installs with promtool.
+        .envs(tools::which("prometheus").map(|path| ("SHOP_TEST_PROMETHEUS", path)))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Output goes through a pipe (to count results); keep colours when a person watches.

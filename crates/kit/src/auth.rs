@@ -476,7 +476,9 @@ impl TokenVerifier {
         match jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation) {
             Ok(data) => {
                 if data.header.crit.is_some() {
-                    return Err(TokenError::Invalid("unsupported critical header extension (crit)".into()));
+                    return Err(TokenError::Invalid(
+                        "unsupported critical header extension (crit)".into(),
+                    ));
                 }
                 let claims = data.claims;
                 if claims.iat > chrono::Utc::now().timestamp() + LEEWAY_SECS as i64 {

@@ -66,6 +66,50 @@ impl Check for PgCheck {
     }
 }
 
+/// `shop_db_pool_connections{state="in_use"|"idle"}` and `shop_db_pool_max_connections`, read
+/// from the pool at each scrape: how close a service is to waiting for a connection.
+#[derive(Debug)]
+struct PoolMetrics(PgPool);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, prometheus_client::encoding::EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+impl prometheus_client::collector::Collector for PoolMetrics {
+    fn encode(&self, mut encoder: prometheus_client::encoding::DescriptorEncoder) -> Result<(), std::fmt::Error> {
+        use prometheus_client::encoding::EncodeMetric as _;
+        use prometheus_client::metrics::MetricType;
+        use prometheus_client::metrics::gauge::ConstGauge;
+        let idle = i64::try_from(self.0.num_idle()).unwrap_or(i64::MAX);
+        let size = i64::from(self.0.size());
+        let max = i64::from(self.0.options().get_max_connections());
+        {
+            let mut family = encoder.encode_descriptor(
+                "shop_db_pool_connections",
+                "Postgres connections of this process's pool, by state",
+                None,
+                MetricType::Gauge,
+            )?;
+            for (state, count) in [("in_use", (size - idle).max(0)), ("idle", idle)] {
+                ConstGauge::new(count).encode(family.encode_family(&StateLabel { state })?)?;
+            }
+        }
+        let gauge = encoder.encode_descriptor(
+            "shop_db_pool_max_connections",
+            "The pool's size limit (DATABASE_MAX_CONNECTIONS)",
+            None,
+            MetricType::Gauge,
+        )?;
+        ConstGauge::new(max).encode(gauge)
+    }
+}
+
+/// Exports the pool's use (see [`PoolMetrics`]) on the service's `/metrics`.
+pub fn register_pool_metrics(registry: &mut prometheus_client::registry::Registry, pool: &PgPool) {
+    registry.register_collector(Box::new(PoolMetrics(pool.clone())));
+}
+
 /// The constraint a database error violated, if any.
 pub fn constraint(err: &sqlx::Error) -> Option<&str> {
     err.as_database_error().and_then(|e| e.constraint())

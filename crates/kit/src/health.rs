@@ -12,10 +12,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use futures::future::{BoxFuture, join_all};
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use serde_json::{Map, Value, json};
 
 use crate::Problem;
-use crate::metrics::{OPENMETRICS_CONTENT_TYPE, SharedRegistry, render};
+use crate::metrics::{DependencyLabels, OPENMETRICS_CONTENT_TYPE, SharedRegistry, render};
 
 /// How long one readiness check may take.
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(1);
@@ -54,6 +56,7 @@ struct AdminState {
     registry: SharedRegistry,
     checks: Arc<Vec<Box<dyn Check>>>,
     draining: Draining,
+    dependencies: Family<DependencyLabels, Gauge>,
 }
 
 /// `GET /health`: the process serves. Calls no dependency.
@@ -80,6 +83,11 @@ async fn ready(State(state): State<AdminState>) -> Response {
     let mut failed = Vec::new();
     let mut degraded = Vec::new();
     for (name, required, outcome) in results {
+        // What the alerts on Postgres and Redis read: the services' own view of them.
+        state
+            .dependencies
+            .get_or_create(&DependencyLabels { dependency: name })
+            .set(i64::from(outcome.is_ok()));
         match outcome {
             Ok(()) => checks.insert(name.to_owned(), Value::from("ok")),
             Err(e) => {
@@ -115,8 +123,14 @@ async fn metrics(State(state): State<AdminState>) -> Response {
         .into_response()
 }
 
-/// The admin router, before the kit's middleware is applied.
-pub fn admin_routes(registry: SharedRegistry, checks: Vec<Box<dyn Check>>, draining: Draining) -> Router {
+/// The admin router, before the kit's middleware is applied. Every `/ready` records each
+/// check's outcome in `dependencies` (`shop_dependency_up`).
+pub fn admin_routes(
+    registry: SharedRegistry,
+    checks: Vec<Box<dyn Check>>,
+    draining: Draining,
+    dependencies: Family<DependencyLabels, Gauge>,
+) -> Router {
     Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready))
@@ -125,5 +139,70 @@ pub fn admin_routes(registry: SharedRegistry, checks: Vec<Box<dyn Check>>, drain
             registry,
             checks: Arc::new(checks),
             draining,
+            dependencies,
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use axum::http::Request;
+    use prometheus_client::registry::Registry;
+    use tower::ServiceExt as _;
+
+    use super::*;
+    use crate::metrics::HttpMetrics;
+
+    struct Fixed(&'static str, Result<(), &'static str>);
+
+    impl Check for Fixed {
+        fn name(&self) -> &'static str {
+            self.0
+        }
+        fn check(&self) -> BoxFuture<'_, Result<(), String>> {
+            Box::pin(async move { self.1.map_err(str::to_owned) })
+        }
+    }
+
+    async fn get(app: &Router, path: &str) -> (StatusCode, String) {
+        let resp = app
+            .clone()
+            .oneshot(Request::get(path).body(Body::empty()).expect("request"))
+            .await
+            .expect("infallible");
+        let status = resp.status();
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn readiness_checks_set_the_dependency_gauge() {
+        let mut registry = Registry::default();
+        let http = HttpMetrics::register(&mut registry);
+        let checks: Vec<Box<dyn Check>> = vec![
+            Box::new(Fixed("postgres", Err("connection refused"))),
+            Box::new(Fixed("redis", Ok(()))),
+        ];
+        let app = admin_routes(Arc::new(registry), checks, Draining::default(), http.dependencies);
+
+        // Before any readiness check there is nothing to report.
+        let (_, before) = get(&app, "/metrics").await;
+        assert!(!before.contains("shop_dependency_up{"), "{before}");
+
+        let (status, _) = get(&app, "/ready").await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        let (_, metrics) = get(&app, "/metrics").await;
+        assert!(metrics.contains("# TYPE shop_dependency_up gauge"), "{metrics}");
+        assert!(
+            metrics.contains("shop_dependency_up{dependency=\"postgres\"} 0"),
+            "{metrics}"
+        );
+        assert!(
+            metrics.contains("shop_dependency_up{dependency=\"redis\"} 1"),
+            "{metrics}"
+        );
+    }
 }

@@ -1,10 +1,12 @@
-//! The Prometheus registry and the RED metrics every service records.
+//! The Prometheus registry, the RED metrics every service records, and what its readiness
+//! checks saw of its dependencies (`shop_dependency_up`).
 
 use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
@@ -28,6 +30,14 @@ pub struct RouteLabels {
     pub route: String,
 }
 
+/// Labels of `shop_dependency_up`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DependencyLabels {
+    /// The readiness check's name (`postgres`, `redis`, a peer service): a closed set, fixed in
+    /// the code of each check.
+    pub dependency: &'static str,
+}
+
 /// Latency buckets, 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -38,13 +48,16 @@ pub fn latency_histogram() -> Histogram {
     Histogram::new(LATENCY_BUCKETS)
 }
 
-/// The RED metric families.
+/// The metric families every service has: RED and its dependencies' reachability.
 #[derive(Clone)]
 pub struct HttpMetrics {
     /// `http_requests_total{method,route,status}`.
     pub requests: Family<RequestLabels, Counter>,
     /// `http_request_duration_seconds{method,route}`.
     pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// `shop_dependency_up{dependency}`: 1 when the dependency answered the last readiness
+    /// check, 0 when it did not; absent until `/ready` was first asked.
+    pub dependencies: Family<DependencyLabels, Gauge>,
 }
 
 impl HttpMetrics {
@@ -58,7 +71,17 @@ impl HttpMetrics {
             "Time from request head to response head",
             duration.clone(),
         );
-        Self { requests, duration }
+        let dependencies = Family::<DependencyLabels, Gauge>::default();
+        registry.register(
+            "shop_dependency_up",
+            "1 when the dependency (postgres, redis, a peer) answered the last readiness check",
+            dependencies.clone(),
+        );
+        Self {
+            requests,
+            duration,
+            dependencies,
+        }
     }
 }
 

@@ -109,6 +109,11 @@ fn new_span_id() -> [u8; 8] {
     id
 }
 
+/// Routes polled by machines every few seconds (probes, scrapes, the revoked-session list of
+/// `crate::revocation`): their successful answers are logged at `debug`, not `info`, so they do
+/// not drown the access log. A failing one is still logged at `info`.
+pub const QUIET_ROUTES: [&str; 4] = ["/health", "/ready", "/metrics", "/internal/revoked-sessions"];
+
 /// What a handler's outgoing calls inherit from the request being served.
 #[derive(Debug, Clone)]
 pub struct RequestContext {
@@ -181,7 +186,7 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
     response.headers_mut().insert(REQUEST_ID.clone(), request_id);
-    let quiet = route == "/health" || route == "/ready" || route == "/metrics";
+    let quiet = QUIET_ROUTES.contains(&route.as_ref()) && status < 400;
     span.in_scope(|| {
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         if quiet {

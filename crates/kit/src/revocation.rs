@@ -127,7 +127,11 @@ where
             Ok(sessions) => {
                 revocations.replace(sessions);
                 if failing {
-                    tracing::info!(source, sessions = revocations.len(), "revoked-session list reachable again");
+                    tracing::info!(
+                        source,
+                        sessions = revocations.len(),
+                        "revoked-session list reachable again"
+                    );
                     failing = false;
                 }
             }
@@ -165,6 +169,11 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_poll_does_not_flood_the_access_log() {
+        assert!(crate::observe::QUIET_ROUTES.contains(&PATH));
+    }
+
+    #[test]
     fn a_refresh_replaces_the_list_but_keeps_recent_local_entries() {
         let list = Revocations::default();
         let (polled, local, gone) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
@@ -173,7 +182,10 @@ mod tests {
         list.insert([local]);
         list.replace([polled]);
         assert!(list.contains(&polled), "the polled entry is on the list");
-        assert!(list.contains(&local), "a local entry outlives a snapshot that may predate it");
+        assert!(
+            list.contains(&local),
+            "a local entry outlives a snapshot that may predate it"
+        );
         assert!(!list.contains(&gone), "an entry the source dropped is gone");
         assert_eq!(list.len(), 2);
         assert!(list.age().is_some_and(|age| age < Duration::from_secs(5)));
@@ -195,7 +207,10 @@ mod tests {
             }
         }));
         tokio::time::sleep(POLL_INTERVAL * 3).await;
-        assert!(calls.load(std::sync::atomic::Ordering::SeqCst) >= 3, "it polls every interval");
+        assert!(
+            calls.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+            "it polls every interval"
+        );
         assert!(list.contains(&sid), "a failing source keeps the last list");
         drop(list);
         tokio::time::sleep(POLL_INTERVAL * 2).await;

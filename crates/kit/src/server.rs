@@ -117,7 +117,12 @@ impl Server {
             config.max_body_bytes,
         );
         let admin = with_middleware(
-            health::admin_routes(std::sync::Arc::new(registry), service.checks, draining.clone()),
+            health::admin_routes(
+                std::sync::Arc::new(registry),
+                service.checks,
+                draining.clone(),
+                http.dependencies.clone(),
+            ),
             &http,
             config.max_body_bytes,
         );

@@ -11,6 +11,9 @@
 //! - [`json`], [`expect`], [`problem`]: read a response's body, asserting its status (and, for
 //!   a problem, its RFC 9457 shape).
 //! - [`webdriver_connector`]: how the browser tests' fantoccini reaches a local chromedriver.
+//! - [`promql`]: the metric names a PromQL expression reads and a `/metrics` page exports.
+
+pub mod promql;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

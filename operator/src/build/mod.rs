@@ -29,6 +29,7 @@ use sha2::{Digest, Sha256};
 pub(crate) use data::cnpg_rw_service;
 pub use data::postgres_major;
 pub use jobs::{bootstrap_job_name, migration_job_name};
+pub use monitoring::{DEFAULT_RUNBOOK_URL, LATENCY_THRESHOLD_SECONDS, rules_file};
 pub use resolved::{
     CloudNativePgBackup, DEFAULT_REPLICAS, DEFAULT_TARGET_CPU, LogicalBackup, Postgres, Redis, Resolved, Scale,
     Service, validate,

@@ -87,6 +87,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         config.database_max_connections,
     )?;
     let mut registry = Metrics::new();
+    shop_kit::db::register_pool_metrics(registry.registry_mut(), &db);
     let metrics = metrics::AuthMetrics::register(registry.registry_mut());
     let state = AppState {
         db: db.clone(),

@@ -62,6 +62,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         config.database_max_connections,
     )?;
     let mut registry = Metrics::new();
+    shop_kit::db::register_pool_metrics(registry.registry_mut(), &db);
     let metrics = metrics::CatalogMetrics::register(registry.registry_mut());
     tokio::spawn(watch_low_stock(db.clone(), config.low_stock_threshold, metrics.clone()));
     let state = AppState {

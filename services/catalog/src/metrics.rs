@@ -22,10 +22,17 @@ pub struct CatalogMetrics {
     pub low_stock: Gauge,
 }
 
+/// The `result`s of `catalog_reservations_total`.
+pub const RESERVATION_RESULTS: [&str; 4] = ["reserved", "rejected", "replayed", "released"];
+
 impl CatalogMetrics {
     /// Creates and registers the metrics.
     pub fn register(registry: &mut Registry) -> Self {
         let m = Self::default();
+        // Every result starts at 0, so a rate over one is 0, not absent, before it first happens.
+        for result in RESERVATION_RESULTS {
+            let _ = m.reservations.get_or_create(&Outcome { result });
+        }
         registry.register(
             "catalog_reservations",
             "Stock reservation requests by result",

@@ -77,6 +77,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     );
     let peers = clients::Peers::new(token, &config.catalog_url, &config.cart_url)?;
     let mut registry = Metrics::new();
+    shop_kit::db::register_pool_metrics(registry.registry_mut(), &db);
     let metrics = metrics::OrderMetrics::register(registry.registry_mut());
     if config.fault_after_reserve {
         tracing::warn!("ORDER_FAULT_AFTER_RESERVE is on: checkouts stop after reserving (tests only)");

@@ -217,7 +217,7 @@ async fn price(state: &AppState, lines: &[Line]) -> Result<Vec<Item>, Problem> {
 async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow>, Problem> {
     match store::resolve(&state.db, id, OrderStatus::Placed, None).await? {
         Some(row) => {
-            state.metrics.order(OrderStatus::Placed);
+            state.metrics.placed(row.total, &row.currency);
             if let Err(e) = state.peers.clear_cart(user).await {
                 tracing::warn!(order_id = %id, error = %e, "order placed but the cart could not be cleared");
             }
@@ -324,18 +324,22 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
                 continue;
             }
         };
-        let done = sqlx::query(
-            "UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'pending'",
+        let done: Option<(Decimal, String)> = sqlx::query_as(
+            "UPDATE orders SET status = $2, reason = $3, updated_at = now() WHERE id = $1 AND status = 'pending'
+             RETURNING total, currency",
         )
         .bind(id)
         .bind(decision.0.as_str())
         .bind(decision.1)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if done == 1 {
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((total, currency)) = done {
             tracing::info!(order_id = %id, status = %decision.0, "sweeper resolved a pending order");
-            state.metrics.order(decision.0);
+            if decision.0 == OrderStatus::Placed {
+                state.metrics.placed(total, &currency);
+            } else {
+                state.metrics.order(decision.0);
+            }
             state.metrics.swept(decision.0.as_str());
             if decision.0 == OrderStatus::Placed
                 && let Err(e) = state.peers.clear_cart(user).await

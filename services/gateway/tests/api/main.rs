@@ -5,6 +5,7 @@ mod admin;
 mod degradation;
 mod docs;
 mod images;
+mod observability;
 mod pages;
 mod proxy;
 mod ratelimit;

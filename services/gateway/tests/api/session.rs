@@ -348,7 +348,11 @@ async fn logout_revokes_the_refresh_token_and_clears_the_cookies() {
     problem(resp, 401).await;
     // A copy of the access token (a stolen cookie, a script that kept it) stops working
     // within seconds, at the gateway and at the services behind it.
-    for url in [gateway.url("/api/v1/cart"), shop.cart.url("/cart"), shop.order.url("/orders")] {
+    for url in [
+        gateway.url("/api/v1/cart"),
+        shop.cart.url("/cart"),
+        shop.order.url("/orders"),
+    ] {
         let started = std::time::Instant::now();
         loop {
             let resp = client().get(&url).bearer_auth(&access).send().await.unwrap();

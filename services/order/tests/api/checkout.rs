@@ -83,6 +83,10 @@ async fn the_whole_journey_across_auth_catalog_cart_and_order() {
     assert!(metrics.contains(r#"orders_total{status="placed"} 1"#), "{metrics}");
     assert!(metrics.contains(r#"orders_total{status="canceled"} 1"#), "{metrics}");
     assert!(metrics.contains("order_checkout_duration_seconds_count 1"), "{metrics}");
+    assert!(
+        metrics.contains(r#"order_revenue_total{currency="KZT"} 54481.5"#),
+        "the placed order's total: {metrics}"
+    );
     let doc = expect(app.http.get(app.order.url("/openapi.json")).send().await.unwrap(), 200).await;
     assert!(doc["paths"]["/orders/checkout"]["post"].is_object());
 }
