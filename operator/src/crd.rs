@@ -422,8 +422,14 @@ pub struct MonitoringSpec {
     /// A PrometheusRule with the shop's recording rules and alerts (default true).
     #[serde(default = "yes")]
     pub prometheus_rule: bool,
-    /// Labels added to the ServiceMonitor and the PrometheusRule, for a Prometheus that selects
-    /// them by label (kube-prometheus-stack: `release: <its Helm release>`). The operator's own
+    /// A ConfigMap `<shop>-dashboards` with the Grafana dashboards, labelled
+    /// `grafana_dashboard: "1"` (and `labels`) for Grafana's dashboard sidecar (default true;
+    /// needs no CRD).
+    #[serde(default = "yes")]
+    pub dashboards: bool,
+    /// Labels added to the ServiceMonitor, the PrometheusRule and the dashboards' ConfigMap, for
+    /// a Prometheus (or Grafana) that selects them by label (kube-prometheus-stack:
+    /// `release: <its Helm release>`). The operator's own
     /// labels (`app.kubernetes.io/*`, `shopkeeper.dev/shop`) win over these.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("maxProperties" = 16))]
@@ -444,6 +450,7 @@ impl Default for MonitoringSpec {
         Self {
             service_monitor: true,
             prometheus_rule: true,
+            dashboards: true,
             labels: BTreeMap::new(),
             runbook_url: None,
         }

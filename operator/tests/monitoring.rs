@@ -1,4 +1,4 @@
-//! The Shop's ServiceMonitor and PrometheusRule: configurable labels, the rules file kept in
+//! The Shop's ServiceMonitor, PrometheusRule and dashboards' ConfigMap: configurable labels, the rules file kept in
 //! `monitoring/rules.yaml`, and what every alert must carry. `promtool check rules` and
 //! `promtool test rules monitoring/tests/*.yaml` run in `cargo xtask test` (step `rules`).
 #![allow(clippy::unwrap_used)]
@@ -262,4 +262,57 @@ fn every_alert_is_proven_to_fire_by_a_promtool_test() {
 fn the_latency_threshold_is_a_bucket_bound_the_services_export() {
     // Otherwise `le="0.5"` matches no series and the latency SLO is silently empty.
     assert!(shop_kit::metrics::LATENCY_BUCKETS.contains(&LATENCY_THRESHOLD_SECONDS));
+}
+
+fn dashboards_config_map(shop: &Shop) -> Option<Value> {
+    let spec = validate(shop).unwrap();
+    // A settled shop without the Prometheus Operator: the dashboards need none of its CRDs.
+    let inputs = Inputs {
+        database_bootstrapped: true,
+        migrated_image: Some(shop.spec.image.clone()),
+        ..Inputs::default()
+    };
+    build(&spec, &inputs)
+        .unwrap()
+        .into_iter()
+        .find(|o| o.value["kind"] == "ConfigMap")
+        .map(|o| o.value)
+}
+
+#[test]
+fn the_dashboards_are_a_config_map_for_grafanas_sidecar_with_the_shop_preselected() {
+    let config_map = dashboards_config_map(&shop(json!({"monitoring": {"labels": {"release": "kps"}}}))).unwrap();
+    assert_eq!(config_map["metadata"]["name"], "demo-dashboards");
+    let labels = &config_map["metadata"]["labels"];
+    assert_eq!(labels["grafana_dashboard"], "1", "{labels}");
+    assert_eq!(labels["release"], "kps", "the Shop's monitoring labels select it too");
+    let data = config_map["data"].as_object().unwrap();
+    let mut files: Vec<&str> = data.keys().map(String::as_str).collect();
+    files.sort_unstable();
+    assert_eq!(
+        files,
+        [
+            "catalog-data.json",
+            "checkout-funnel.json",
+            "operator.json",
+            "shop-overview.json"
+        ]
+    );
+    for (file, text) in data {
+        let dashboard: Value = serde_json::from_str(text.as_str().unwrap()).unwrap();
+        assert!(
+            dashboard["uid"]
+                .as_str()
+                .is_some_and(|uid| uid.starts_with("shopkeeper-")),
+            "{file}"
+        );
+        assert!(!dashboard["panels"].as_array().unwrap().is_empty(), "{file}");
+        for variable in dashboard["templating"]["list"].as_array().unwrap() {
+            if variable["name"] == "shop" {
+                assert_eq!(variable["current"]["value"], "demo", "{file}: the Shop's own name");
+            }
+        }
+    }
+    // Nothing of it needs the Prometheus Operator, and it can be turned off.
+    assert!(dashboards_config_map(&shop(json!({"monitoring": {"dashboards": false}}))).is_none());
 }

@@ -113,6 +113,7 @@ fn calls(lines: &str) -> Vec<String> {
 /// The reads every pass starts with (no Prometheus Operator installed).
 const LISTS: &str = "
     LIST secrets
+    LIST configmaps
     LIST networkpolicies
     LIST services
     LIST statefulsets
@@ -239,6 +240,7 @@ const WORKLOADS: &str = "
     PATCH networkpolicies/demo-order
     PATCH networkpolicies/demo-gateway
     PATCH ingresses/demo
+    PATCH configmaps/demo-dashboards
 ";
 
 #[tokio::test]
@@ -999,7 +1001,7 @@ fn group_of(resource: &str) -> &'static str {
         "shops" => "shopkeeper.dev",
         "events" => "events.k8s.io",
         "leases" => "coordination.k8s.io",
-        "secrets" | "persistentvolumeclaims" | "services" => "",
+        "secrets" | "persistentvolumeclaims" | "services" | "configmaps" => "",
         "deployments" | "statefulsets" => "apps",
         "jobs" | "cronjobs" => "batch",
         "horizontalpodautoscalers" => "autoscaling",

@@ -85,6 +85,7 @@ pub enum Stage {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Kind {
     Secret,
+    ConfigMap,
     NetworkPolicy,
     Service,
     StatefulSet,
@@ -104,7 +105,8 @@ pub enum Kind {
 
 impl Kind {
     /// Every kind the operator lists and cleans up (Secrets are never deleted by it).
-    pub const OWNED: [Kind; 15] = [
+    pub const OWNED: [Kind; 16] = [
+        Kind::ConfigMap,
         Kind::NetworkPolicy,
         Kind::Service,
         Kind::StatefulSet,
@@ -126,6 +128,7 @@ impl Kind {
     pub fn gvk(self) -> (&'static str, &'static str, &'static str, &'static str) {
         match self {
             Kind::Secret => ("", "v1", "Secret", "secrets"),
+            Kind::ConfigMap => ("", "v1", "ConfigMap", "configmaps"),
             Kind::NetworkPolicy => ("networking.k8s.io", "v1", "NetworkPolicy", "networkpolicies"),
             Kind::Service => ("", "v1", "Service", "services"),
             Kind::StatefulSet => ("apps", "v1", "StatefulSet", "statefulsets"),
@@ -587,9 +590,7 @@ pub fn build(spec: &Resolved, inputs: &Inputs) -> Result<Vec<Object>> {
         objects.extend(workloads::services(&ctx, image, &inputs.secret_hashes)?);
         objects.extend(network::services(&ctx)?);
         objects.extend(workloads::ingress(&ctx)?);
-        if inputs.prometheus_operator {
-            objects.extend(monitoring::objects(&ctx));
-        }
+        objects.extend(monitoring::objects(&ctx, inputs.prometheus_operator));
     }
     Ok(objects)
 }

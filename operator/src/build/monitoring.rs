@@ -79,11 +79,12 @@ const SLOS: [Slo; 3] = [
     },
 ];
 
-/// The ServiceMonitor and PrometheusRule the spec asks for.
-pub fn objects(ctx: &Ctx) -> Vec<Object> {
+/// The ServiceMonitor and PrometheusRule the spec asks for (when the cluster has the
+/// Prometheus Operator's CRDs), and the dashboards' ConfigMap (which needs none).
+pub fn objects(ctx: &Ctx, prometheus_operator: bool) -> Vec<Object> {
     let monitoring = &ctx.spec.monitoring;
     let mut objects = Vec::new();
-    if monitoring.service_monitor {
+    if prometheus_operator && monitoring.service_monitor {
         let mut object = ctx.object(
             Stage::Workloads,
             Kind::ServiceMonitor,
@@ -102,7 +103,7 @@ pub fn objects(ctx: &Ctx) -> Vec<Object> {
         add_labels(&mut object, ctx);
         objects.push(object);
     }
-    if monitoring.prometheus_rule {
+    if prometheus_operator && monitoring.prometheus_rule {
         let mut object = ctx.object(
             Stage::Workloads,
             Kind::PrometheusRule,
@@ -111,6 +112,21 @@ pub fn objects(ctx: &Ctx) -> Vec<Object> {
             "monitoring",
             json!({ "spec": rule_groups(ctx) }),
         );
+        add_labels(&mut object, ctx);
+        objects.push(object);
+    }
+    if monitoring.dashboards {
+        let mut object = ctx.object(
+            Stage::Workloads,
+            Kind::ConfigMap,
+            format!("{}-dashboards", ctx.name),
+            "shopkeeper",
+            "monitoring",
+            json!({ "data": dashboards(&ctx.name) }),
+        );
+        if let Some(Value::Object(labels)) = object.value.pointer_mut("/metadata/labels") {
+            labels.insert("grafana_dashboard".into(), Value::from("1"));
+        }
         add_labels(&mut object, ctx);
         objects.push(object);
     }
@@ -134,6 +150,44 @@ fn add_labels(object: &mut Object, ctx: &Ctx) {
             labels.entry(key.clone()).or_insert_with(|| Value::from(value.clone()));
         }
     }
+}
+
+/// The Grafana dashboards of `monitoring/dashboards/`, built into the operator.
+pub const DASHBOARDS: [(&str, &str); 4] = [
+    (
+        "shop-overview.json",
+        include_str!("../../../monitoring/dashboards/shop-overview.json"),
+    ),
+    (
+        "checkout-funnel.json",
+        include_str!("../../../monitoring/dashboards/checkout-funnel.json"),
+    ),
+    (
+        "catalog-data.json",
+        include_str!("../../../monitoring/dashboards/catalog-data.json"),
+    ),
+    (
+        "operator.json",
+        include_str!("../../../monitoring/dashboards/operator.json"),
+    ),
+];
+
+/// The dashboards' ConfigMap data: each JSON with its `shop` variable defaulting to `shop`.
+fn dashboards(shop: &str) -> Value {
+    let mut data = serde_json::Map::new();
+    for (file, text) in DASHBOARDS {
+        let Ok(mut dashboard) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
+        if let Some(Value::Array(variables)) = dashboard.pointer_mut("/templating/list") {
+            for variable in variables.iter_mut().filter(|v| v["name"] == "shop") {
+                variable["query"] = Value::from(shop);
+                variable["current"] = json!({"text": shop, "value": shop});
+            }
+        }
+        data.insert(file.to_owned(), Value::from(dashboard.to_string()));
+    }
+    Value::Object(data)
 }
 
 /// Label matchers shared by the rules of one Shop.
