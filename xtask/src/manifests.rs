@@ -89,17 +89,7 @@ fn ensure_venv() -> Result<PathBuf> {
     if venv.join("bin/kubernetes-validate").exists() {
         return Ok(venv);
     }
-    if !make_venv(&venv) {
-        if !tools::is_root() {
-            bail!("`python3 -m venv` fails; install it with:\n    sudo apt-get install -y python3-venv");
-        }
-        eprintln!("xtask: python3 -m venv fails; installing python3-venv with apt-get");
-        proc::run_ok(Command::new("apt-get").arg("update"))?;
-        proc::run_ok(Command::new("apt-get").args(["install", "-y", "python3-venv"]))?;
-        if !make_venv(&venv) {
-            bail!("`python3 -m venv {}` still fails", venv.display());
-        }
-    }
+    create_venv(&venv)?;
     proc::run_ok(Command::new(venv.join("bin/pip")).args([
         "install",
         "--quiet",
@@ -108,6 +98,23 @@ fn ensure_venv() -> Result<PathBuf> {
         "pyyaml",
     ]))?;
     Ok(venv)
+}
+
+/// A fresh Python venv at `venv` (replacing what was there); as root installs `python3-venv`
+/// with apt when `python3 -m venv` fails, else fails with the command to run.
+pub(super) fn create_venv(venv: &Path) -> Result<()> {
+    if !make_venv(venv) {
+        if !tools::is_root() {
+            bail!("`python3 -m venv` fails; install it with:\n    sudo apt-get install -y python3-venv");
+        }
+        eprintln!("xtask: python3 -m venv fails; installing python3-venv with apt-get");
+        proc::run_ok(Command::new("apt-get").arg("update"))?;
+        proc::run_ok(Command::new("apt-get").args(["install", "-y", "python3-venv"]))?;
+        if !make_venv(venv) {
+            bail!("`python3 -m venv {}` still fails", venv.display());
+        }
+    }
+    Ok(())
 }
 
 fn make_venv(venv: &Path) -> bool {

@@ -21,6 +21,10 @@ mod manifests;
 #[path = "axe.rs"]
 mod axe;
 
+// schemathesis, which the conformance test runs over every service's OpenAPI document.
+#[path = "schemathesis.rs"]
+mod schemathesis;
+
 /// How a step ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Outcome {
@@ -72,12 +76,16 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         // headless browser and checked for accessibility.
         let tools = tools::ensure_tools(true)?;
         let (axe, axe_version) = axe::ensure()?;
+        let (schemathesis, schemathesis_version) = schemathesis::ensure()?;
         let runner = if tools.nextest {
             "cargo-nextest"
         } else {
             "cargo test (no cargo-nextest)"
         };
-        Ok(((tools, axe), format!("{runner}, axe {axe_version}")))
+        Ok((
+            (tools, axe, schemathesis),
+            format!("{runner}, axe {axe_version}, schemathesis {schemathesis_version}"),
+        ))
     });
     if lint {
         timed(&mut steps, "fmt", || {
@@ -90,7 +98,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
     timed(&mut steps, "manifests", manifests::check);
     timed(&mut steps, "rules", crate::rules::check);
     match tools {
-        Some((tools, axe)) if !proc::interrupted() => {
+        Some((tools, axe, schemathesis)) if !proc::interrupted() => {
             // The stack lives exactly as long as this block: stopped on every way out of it.
             let stack = timed(&mut steps, "stack", || {
                 let stack = Stack::start(&tools, &StackOptions::new("test", true))?;
@@ -99,7 +107,9 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             });
             match stack {
                 Some(mut stack) => {
-                    timed(&mut steps, "tests", || run_tests(&tools, &axe, &stack, &runner_args));
+                    timed(&mut steps, "tests", || {
+                        run_tests(&tools, &axe, &schemathesis, &stack, &runner_args)
+                    });
                     if let Err(err) = stack.stop() {
                         eprintln!("xtask: {err:#}");
                     }
@@ -194,8 +204,15 @@ fn cargo_step(cmd: &mut std::process::Command) -> Result<((), String)> {
 }
 
 /// Runs the test suite against the stack, streaming its output and counting results. The
-/// browser tests get Chromium, chromedriver and `axe` (the path of `axe.min.js`).
-fn run_tests(tools: &Tools, axe: &Path, stack: &Stack, runner_args: &[String]) -> Result<((), String)> {
+/// browser tests get Chromium, chromedriver and `axe` (the path of `axe.min.js`); the
+/// conformance test gets `schemathesis`.
+fn run_tests(
+    tools: &Tools,
+    axe: &Path,
+    schemathesis: &Path,
+    stack: &Stack,
+    runner_args: &[String],
+) -> Result<((), String)> {
     let mut cmd = proc::cargo();
     if tools.nextest {
         cmd.args(["nextest", "run", "--workspace", "--no-fail-fast"]);
@@ -211,6 +228,7 @@ fn run_tests(tools: &Tools, axe: &Path, stack: &Stack, runner_args: &[String]) -
         .env("SHOP_TEST_AXE", axe)
         // Debian's `prometheus` package, which the `rules` step installs with promtool.
         .envs(tools::which("prometheus").map(|path| ("SHOP_TEST_PROMETHEUS", path)))
+        .env("SHOP_TEST_SCHEMATHESIS", schemathesis)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     // Output goes through a pipe (to count results); keep colours when a person watches.

@@ -13,12 +13,15 @@
 //! - [`cart`]: [`Cart`], its [`Line`]s and the line requests.
 //! - [`order`]: [`Order`], [`OrderItem`], [`OrderStatus`] and the admin [`Stats`].
 //! - [`preferences`]: a user's preferences (cart's `/me/preferences`).
-//! - [`openapi`]: [`BearerAuth`], the security scheme every OpenAPI document declares.
+//! - [`money`]: how a price is read from text, the same in a query as in a body.
+//! - [`openapi`]: [`BearerAuth`], the security scheme every OpenAPI document declares, and
+//!   [`openapi::ProblemResponses`], the kit's statuses and the problem schema on every operation.
 //! - [`patch`]: telling an absent field from `null` in PATCH bodies.
 //! - [`UnknownValue`]: the error of parsing a status that is not one.
 
 pub mod cart;
 pub mod catalog;
+pub mod money;
 pub mod openapi;
 pub mod order;
 pub mod page;

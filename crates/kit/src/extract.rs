@@ -17,20 +17,19 @@ use crate::Problem;
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
-/// The body of `req` (within the body limit), refused with a 422 when `nul` finds a NUL in
-/// it, and a request carrying it again for axum's own extractor.
+/// The body of `req` (within the body limit), refused with what `check` finds wrong with it,
+/// and a request carrying it again for axum's own extractor.
 async fn checked<S: Send + Sync>(
     req: axum::extract::Request,
     state: &S,
-    nul: fn(&[u8]) -> Vec<String>,
+    check: fn(&[u8]) -> Option<Problem>,
 ) -> Result<axum::extract::Request, Problem> {
     let (parts, body) = req.into_parts();
     let bytes = Bytes::from_request(axum::extract::Request::from_parts(parts.clone(), body), state)
         .await
         .map_err(|r| rejection(r.status(), r.body_text()))?;
-    let found = nul(&bytes);
-    if !found.is_empty() {
-        return Err(crate::guard::nul_problem(found));
+    if let Some(problem) = check(&bytes) {
+        return Err(problem);
     }
     Ok(axum::extract::Request::from_parts(parts, axum::body::Body::from(bytes)))
 }
@@ -43,7 +42,7 @@ where
     type Rejection = Problem;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
-        let req = checked(req, state, crate::guard::json_nul_pointers).await?;
+        let req = checked(req, state, json_check).await?;
         let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
         Ok(Self(value))
     }
@@ -56,7 +55,8 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
 }
 
 /// A `application/x-www-form-urlencoded` body (or query, for GET); rejections are problems,
-/// and a NUL in a field is a 422 naming it ([`crate::guard`]; the middleware checks queries).
+/// a body that is not UTF-8 once decoded is a 400 and a NUL in a field is a 422 naming it
+/// ([`crate::guard`]; the middleware checks queries).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Form<T>(pub T);
 
@@ -71,11 +71,27 @@ where
         let req = if matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD) {
             req
         } else {
-            checked(req, state, crate::guard::form_nul_fields).await?
+            checked(req, state, form_check).await?
         };
         let axum::Form(value) = axum::Form::<T>::from_request(req, state).await?;
         Ok(Self(value))
     }
+}
+
+/// A JSON body's refusal before parsing: a NUL in any string (422). Bytes that are not UTF-8
+/// are the parser's 400.
+fn json_check(bytes: &[u8]) -> Option<Problem> {
+    let found = crate::guard::json_nul_pointers(bytes);
+    (!found.is_empty()).then(|| crate::guard::nul_problem(found))
+}
+
+/// A form body's refusal: not UTF-8 once decoded (400), or a NUL in a field (422).
+fn form_check(bytes: &[u8]) -> Option<Problem> {
+    if !crate::guard::form_is_utf8(bytes) {
+        return Some(crate::guard::not_utf8_problem("the form"));
+    }
+    let found = crate::guard::form_nul_fields(bytes);
+    (!found.is_empty()).then(|| crate::guard::nul_problem(found))
 }
 
 /// A query string; rejections are problems.

@@ -3,12 +3,15 @@
 //! otherwise become a 500), and an oversized header.
 //!
 //! - [`guard`] (middleware, in every service's stack): a NUL in the path (after
-//!   percent-decoding) or in a query parameter's name or value is a 422 naming it; a single
-//!   header longer than [`MAX_HEADER_BYTES`] is a 431.
+//!   percent-decoding) or in a query parameter's name or value is a 422 naming it; a path or
+//!   query that is not UTF-8 once percent-decoded is a 400 (as a JSON body that is not UTF-8
+//!   is), so no handler sees U+FFFD where the client sent other bytes; a single header longer
+//!   than [`MAX_HEADER_BYTES`] is a 431.
 //! - The kit's body extractors ([`crate::extract::Json`], [`crate::extract::Form`],
 //!   [`crate::extract::JsonOrForm`]) call [`json_nul_pointers`] and [`form_nul_fields`]: a
 //!   NUL in any JSON string (a key or a value, at any depth) or in a form field is a 422 whose
-//!   `errors` name each place by JSON pointer.
+//!   `errors` name each place by JSON pointer. A form body that is not UTF-8 once
+//!   percent-decoded is a 400 ([`form_is_utf8`]).
 
 use axum::extract::Request;
 use axum::http::StatusCode;
@@ -90,8 +93,25 @@ pub fn form_nul_fields(encoded: &[u8]) -> Vec<String> {
         .collect()
 }
 
-/// The middleware: refuses a NUL in the path or the query (422) and an oversized header (431)
-/// before any handler runs.
+/// Whether every name and value of a form (or query) is UTF-8 once percent-decoded (`+` as
+/// space). `url`'s parser would quietly turn other bytes into U+FFFD.
+pub fn form_is_utf8(encoded: &[u8]) -> bool {
+    encoded
+        .split(|b| *b == b'&')
+        .flat_map(|pair| pair.splitn(2, |b| *b == b'='))
+        .all(|part| {
+            let decoded: Vec<u8> = percent_encoding::percent_decode(part).collect();
+            std::str::from_utf8(&decoded).is_ok()
+        })
+}
+
+/// The refusal of input that is not UTF-8; `place` says where ("the path", "the query", "the form").
+pub fn not_utf8_problem(place: &str) -> Problem {
+    Problem::bad_request(format!("{place} is not valid UTF-8 once percent-decoded"))
+}
+
+/// The middleware: refuses a path or query that is not UTF-8 (400), a NUL in either (422) and
+/// an oversized header (431) before any handler runs.
 pub async fn guard(req: Request, next: Next) -> Response {
     if let Some((name, value)) = req
         .headers()
@@ -109,8 +129,16 @@ pub async fn guard(req: Request, next: Next) -> Response {
         ))
         .into_response();
     }
-    let path_has_nul = percent_encoding::percent_decode_str(req.uri().path()).any(|b| b == 0);
-    if path_has_nul {
+    let path: Vec<u8> = percent_encoding::percent_decode_str(req.uri().path()).collect();
+    if std::str::from_utf8(&path).is_err() {
+        return not_utf8_problem("the path").into_response();
+    }
+    if let Some(query) = req.uri().query()
+        && !form_is_utf8(query.as_bytes())
+    {
+        return not_utf8_problem("the query").into_response();
+    }
+    if path.contains(&0) {
         return Problem::validation(vec![FieldError::new("path", NUL_MESSAGE)]).into_response();
     }
     if let Some(query) = req.uri().query() {
@@ -143,6 +171,15 @@ mod tests {
         );
         assert_eq!(json_nul_pointers(br#""\u0000""#), ["/"]);
         assert_eq!(json_nul_pointers(br#"{"a/b~": "\u0000"}"#), ["/a~1b~0"]);
+    }
+
+    #[test]
+    fn forms_and_queries_must_be_utf8_once_decoded() {
+        assert!(form_is_utf8(b"q=caf%C3%A9&page=2&flag"));
+        assert!(form_is_utf8(b"q=100%25+sure"));
+        assert!(!form_is_utf8(b"q=%FF"));
+        assert!(!form_is_utf8(b"%C3=1"), "a name too");
+        assert!(!form_is_utf8(b"a=1&b=%E2%82"), "a cut sequence");
     }
 
     #[test]

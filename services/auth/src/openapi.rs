@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use axum::response::IntoResponse;
-use shop_api::BearerAuth;
+use shop_api::openapi::{BearerAuth, ProblemResponses};
 use utoipa::OpenApi;
 
 use crate::routes::{profile, revocations, service, session, users, views};
@@ -19,9 +19,14 @@ use crate::routes::{profile, revocations, service, session, users, views};
     components(schemas(views::UserView, views::SubscriptionView, views::TokenResponse, views::UserPage,
         session::RegisterRequest, session::LoginRequest, session::RefreshRequest, profile::UpdateMe,
         service::TokenRequest, users::AdminUpdate, shop_kit::revocation::RevokedSessions)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &KIT_STATUSES),
 )]
 pub struct ApiDoc;
+
+/// Every route reads or writes the database but the JWKS, served from memory.
+const KIT_STATUSES: ProblemResponses = ProblemResponses {
+    self_contained: &["jwks"],
+};
 
 /// `GET /openapi.json`.
 pub async fn openapi_json() -> impl IntoResponse {

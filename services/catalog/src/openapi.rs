@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use axum::response::IntoResponse;
-use shop_api::BearerAuth;
+use shop_api::openapi::{BearerAuth, KIT_STATUSES};
 use utoipa::OpenApi;
 
 use crate::routes::{categories, internal, products, templates};
@@ -23,7 +23,7 @@ use crate::routes::{categories, internal, products, templates};
         shop_api::CreateProduct, shop_api::UpdateProduct, shop_api::Images, shop_api::StockAdjustment, shop_api::StockLevel,
         shop_api::CreateCategory, shop_api::UpdateCategory, shop_api::CreateTemplate, shop_api::UpdateTemplate,
         shop_api::ReserveRequest, shop_api::ReserveItem)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &KIT_STATUSES),
 )]
 pub struct ApiDoc;
 

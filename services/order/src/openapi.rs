@@ -1,7 +1,7 @@
 //! The OpenAPI document, served at `/openapi.json`.
 
 use axum::response::IntoResponse;
-use shop_api::BearerAuth;
+use shop_api::openapi::{BearerAuth, KIT_STATUSES};
 use utoipa::OpenApi;
 
 use crate::routes::{admin, orders};
@@ -13,7 +13,7 @@ use crate::routes::{admin, orders};
     paths(orders::checkout, orders::list, orders::show, orders::cancel, admin::list, admin::cancel, admin::stats),
     components(schemas(shop_api::Order, shop_api::OrderItem, shop_api::OrderStatus, shop_api::Stats, shop_api::TopProduct,
         shop_api::Day, shop_api::LowStock, shop_api::Page<shop_api::Order>)),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &KIT_STATUSES),
 )]
 pub struct ApiDoc;
 

@@ -8,6 +8,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use rust_decimal::Decimal;
+use shop_api::openapi::KIT_STATUSES;
 use shop_api::{BearerAuth, Cart, Line, LineRequest, RemoveRequest};
 use shop_kit::Problem;
 use shop_kit::auth::{AuthUser, ServiceScope, scope};
@@ -207,7 +208,7 @@ pub async fn internal_clear(
     paths(show, add, set, remove, clear, internal_show, internal_clear,
         super::preferences::list, super::preferences::show, super::preferences::put, super::preferences::delete),
     components(schemas(Cart, Line, LineRequest, RemoveRequest, shop_api::Preference, shop_api::Preferences)),
-    modifiers(&BearerAuth)
+    modifiers(&BearerAuth, &KIT_STATUSES)
 )]
 pub struct ApiDoc;
 

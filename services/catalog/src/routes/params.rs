@@ -51,7 +51,8 @@ fn boolean(v: &str) -> Result<bool, String> {
 }
 
 fn money(v: &str) -> Result<Decimal, String> {
-    let d: Decimal = v.trim().parse().map_err(|_| "must be a decimal number".to_owned())?;
+    // Read as a body's price is (exponent form too), then held to the same rules.
+    let d = shop_api::money::parse(v.trim()).ok_or_else(|| "must be a decimal number".to_owned())?;
     crate::domain::price(d)
 }
 

@@ -97,11 +97,38 @@ async fn fetch(state: &AppState, upstream: Upstream) -> Result<Value, Problem> {
     })
 }
 
+/// What the gateway itself may answer on any forwarded operation, beyond the service's own.
+const GATEWAY_STATUSES: [(&str, &str); 5] = [
+    ("413", "the body is larger than the gateway forwards"),
+    ("429", "over the plan's rate limit; retry after `Retry-After` seconds"),
+    ("502", "the service is unreachable"),
+    (
+        "503",
+        "the service is unavailable, or failing so often that the gateway stopped calling it for a while; `Retry-After`",
+    ),
+    ("504", "the service did not answer in time"),
+];
+
 /// A service's document as the gateway exposes it: served under `/api/v1`, without the
-/// `internal/` operations a shopper can never reach.
+/// `internal/` operations a shopper can never reach, each operation listing the statuses the
+/// gateway adds (a problem document, as the service's own errors are).
 pub fn public_view(mut doc: Value) -> Value {
     if let Some(paths) = doc.get_mut("paths").and_then(Value::as_object_mut) {
         paths.retain(|path, _| !path.split('/').any(|s| s == "internal") && path != "/openapi.json");
+        let problem = json!({"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}});
+        let operations = paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.iter_mut())
+            .filter(|(method, _)| matches!(method.as_str(), "get" | "put" | "post" | "delete" | "patch"))
+            .filter_map(|(_, op)| op.get_mut("responses").and_then(Value::as_object_mut));
+        for responses in operations {
+            for (status, description) in GATEWAY_STATUSES {
+                responses
+                    .entry(status)
+                    .or_insert_with(|| json!({"description": description, "content": problem}));
+            }
+        }
     }
     if let Some(object) = doc.as_object_mut() {
         object.insert("servers".into(), json!([{"url": PREFIX}]));
@@ -291,5 +318,18 @@ mod tests {
         assert!(merged.pointer("/components/schemas/Product/properties/stock").is_some());
         assert_eq!(merged["servers"], json!([{"url": "/api/v1"}]));
         assert_eq!(merged["x-unavailable"], json!(["cart"]));
+        let responses = merged
+            .pointer("/paths/~1products/get/responses")
+            .and_then(Value::as_object);
+        let statuses: Vec<&str> = responses.into_iter().flatten().map(|(s, _)| s.as_str()).collect();
+        assert_eq!(
+            statuses,
+            ["200", "413", "429", "502", "503", "504"],
+            "the gateway's own"
+        );
+        assert_eq!(
+            merged.pointer("/paths/~1products/get/responses/429/content/application~1problem+json/schema/$ref"),
+            Some(&json!("#/components/schemas/Problem"))
+        );
     }
 }

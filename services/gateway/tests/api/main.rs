@@ -2,6 +2,7 @@
 //! small local servers where a test needs an upstream that misbehaves.
 
 mod admin;
+mod consistency;
 mod degradation;
 mod docs;
 mod images;
