@@ -1,6 +1,7 @@
 //! One answer for one mistake, whichever service gets it: input that is not UTF-8 (in a JSON
-//! body, a form, a query or a path) and prices in every form the money rules name
-//! (docs/api/catalog.md#money), across auth, catalog, cart and order.
+//! body, a form, a query or a path), prices in every form the money rules name
+//! (docs/api/catalog.md#money), and a bearer token that does not verify, across auth, catalog,
+//! cart, order and the gateway.
 
 #![allow(clippy::unwrap_used)]
 
@@ -248,5 +249,44 @@ async fn a_price_reads_the_same_in_every_form_in_catalog_cart_and_order() {
             .await
             .unwrap();
         shop_testkit::problem(resp, 422).await;
+    }
+}
+
+#[tokio::test]
+async fn a_garbage_bearer_token_is_the_same_401_on_every_public_route() {
+    let shop = support::spawn_shop().await;
+    let gateway = support::spawn_gateway(shop.config()).await;
+    // Routes anyone may call without a token.
+    let public = [
+        shop.auth.url("/.well-known/jwks.json"),
+        shop.auth.url("/openapi.json"),
+        shop.catalog.url("/products"),
+        shop.catalog.url("/categories"),
+        shop.catalog.url("/templates"),
+        shop.catalog.url("/search?q=sweater"),
+        shop.cart.url("/openapi.json"),
+        shop.order.url("/openapi.json"),
+        gateway.url("/api/v1/products"),
+        gateway.url("/api/v1/categories"),
+    ];
+    // A real token with one character of its signature changed.
+    let mut tampered = shop
+        .token(&uuid::Uuid::new_v4().to_string(), "customer", "free")
+        .into_bytes();
+    let at = tampered.len() - 20;
+    tampered[at] = if tampered[at] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    for url in &public {
+        let anonymous = client().get(url).send().await.unwrap();
+        assert_eq!(anonymous.status(), 200, "{url} without a token");
+        for token in ["garbage", "a.b.c", tampered.as_str()] {
+            let r = client().get(url).bearer_auth(token).send().await.unwrap();
+            assert_eq!(
+                r.headers().get("www-authenticate").map(|v| v.to_str().unwrap()),
+                Some("Bearer error=\"invalid_token\""),
+                "{url} with {token:.12}"
+            );
+            shop_testkit::problem(r, 401).await;
+        }
     }
 }
