@@ -106,9 +106,13 @@ impl Revocations {
     }
 }
 
+/// How long a source may be unreachable at start before it is worth a warning: services start
+/// together, and auth may listen a moment after the others first ask.
+const STARTUP_GRACE: Duration = Duration::from_secs(10);
+
 /// Keeps `revocations` in step with a source, every [`POLL_INTERVAL`], until `revocations` is
-/// dropped. A failing source keeps the last list; the first failure and the recovery are
-/// logged, not every attempt.
+/// dropped. A failing source keeps the last list; the first failure (after [`STARTUP_GRACE`]
+/// when the source was never reached) and the recovery are logged, not every attempt.
 pub async fn keep_current<F, Fut>(revocations: Weak<Revocations>, source: &'static str, mut fetch: F)
 where
     F: FnMut() -> Fut,
@@ -116,7 +120,8 @@ where
 {
     let mut tick = tokio::time::interval(POLL_INTERVAL);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut failing = false;
+    let started = Instant::now();
+    let (mut reached, mut failing) = (false, false);
     loop {
         tick.tick().await;
         let result = fetch().await;
@@ -126,6 +131,7 @@ where
         match result {
             Ok(sessions) => {
                 revocations.replace(sessions);
+                reached = true;
                 if failing {
                     tracing::info!(
                         source,
@@ -136,7 +142,7 @@ where
                 }
             }
             Err(error) => {
-                if !failing {
+                if !failing && (reached || started.elapsed() >= STARTUP_GRACE) {
                     tracing::warn!(
                         source,
                         error = format!("{error:#}"),
