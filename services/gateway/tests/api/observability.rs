@@ -145,15 +145,7 @@ async fn every_metric_a_dashboard_or_rule_reads_is_exported() {
 
     let mut exported = BTreeSet::new();
     for service in [&shop.auth, &shop.catalog, &shop.cart, &shop.order, &gateway] {
-        let text = client()
-            .get(service.admin_url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        exported.extend(promql::exported_names(&text));
+        exported.extend(promql::exported_names(&support::metrics_text(service).await));
     }
 
     let (rules, recorded) = rule_exprs();
