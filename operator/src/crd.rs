@@ -443,6 +443,35 @@ pub struct MonitoringSpec {
     #[x_kube(validation = Rule::new("self.matches('^https?://[^#]+$')")
         .message("runbookURL must be an http(s) URL without a #fragment"))]
     pub runbook_url: Option<String>,
+    /// Traces: every service exports its spans over OTLP/HTTP to this collector. Unset: none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub traces: Option<TracesSpec>,
+}
+
+/// Where the services send their spans, and how many of the traces started at the shop.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TracesSpec {
+    /// The collector's OTLP/HTTP base URL (`http://otel-collector.observability:4318`); each
+    /// service posts to its `/v1/traces`.
+    #[x_kube(validation = Rule::new("self.matches('^https?://[^/?#]+(/[^?#]*)?$')")
+        .message("traces.endpoint must be an http(s) URL without a query or fragment"))]
+    pub endpoint: String,
+    /// The share of traces started at the shop that are kept, from 0 to 1 (default 1: all). A
+    /// trace started by a caller follows the caller's decision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 0.0, max = 1.0))]
+    #[x_kube(validation = Rule::new("self >= 0.0 && self <= 1.0")
+        .message("traces.sampleRatio must be between 0 and 1"))]
+    pub sample_ratio: Option<f64>,
+}
+
+impl TracesSpec {
+    /// The collector's port (the URL's, or the scheme's default), which the services' network
+    /// policies let them reach; `None` for an endpoint that is not a URL.
+    pub fn port(&self) -> Option<u16> {
+        url::Url::parse(&self.endpoint).ok()?.port_or_known_default()
+    }
 }
 
 impl Default for MonitoringSpec {
@@ -453,6 +482,7 @@ impl Default for MonitoringSpec {
             dashboards: true,
             labels: BTreeMap::new(),
             runbook_url: None,
+            traces: None,
         }
     }
 }

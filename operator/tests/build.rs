@@ -783,3 +783,63 @@ fn the_single_instance_backs_up_to_a_volume_of_its_own() {
             .any(|o| matches!(o.kind, Kind::CronJob | Kind::PersistentVolumeClaim))
     );
 }
+
+#[test]
+fn a_trace_collector_reaches_every_service_and_its_network_policy() {
+    let mut shop = example("minimal");
+    let plain = everything(&shop);
+    shop.spec.monitoring.traces = Some(shop_operator::crd::TracesSpec {
+        endpoint: "http://otel-collector.observability:4318".to_owned(),
+        sample_ratio: Some(0.1),
+    });
+    let traced = everything(&shop);
+    let env_of = |objects: &[Object], what: &str| -> BTreeMap<String, String> {
+        let (_, template) = pod_templates(objects)
+            .into_iter()
+            .find(|(name, _)| name == what)
+            .unwrap_or_else(|| panic!("no {what}"));
+        template.spec.unwrap().containers[0]
+            .env
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|e| e.value.map(|v| (e.name, v)))
+            .collect()
+    };
+    for service in ["auth", "catalog", "cart", "order", "gateway"] {
+        let what = format!("Deployment/{}-{service}", shop.metadata.name.as_deref().unwrap());
+        let before = env_of(&plain, &what);
+        assert!(
+            !before.keys().any(|k| k.starts_with("OTEL_")),
+            "{what}: no traces unless asked"
+        );
+        let env = env_of(&traced, &what);
+        assert_eq!(
+            env.get("OTEL_EXPORTER_OTLP_ENDPOINT").map(String::as_str),
+            Some("http://otel-collector.observability:4318"),
+            "{what}"
+        );
+        assert_eq!(
+            env.get("OTEL_TRACES_SAMPLER").map(String::as_str),
+            Some("parentbased_traceidratio")
+        );
+        assert_eq!(env.get("OTEL_TRACES_SAMPLER_ARG").map(String::as_str), Some("0.1"));
+        // The service's own policy lets it reach the collector's port, and only with traces on.
+        let policy = |objects: &[Object]| {
+            objects
+                .iter()
+                .find(|o| {
+                    o.kind == Kind::NetworkPolicy
+                        && o.name == format!("{}-{service}", shop.metadata.name.as_deref().unwrap())
+                })
+                .map(|o| o.value["spec"]["egress"].to_string())
+                .unwrap_or_else(|| panic!("no policy for {service}"))
+        };
+        assert!(!policy(&plain).contains("4318"), "{service}");
+        assert!(
+            policy(&traced).contains("{\"port\":4318,\"protocol\":\"TCP\"}"),
+            "{service}: {}",
+            policy(&traced)
+        );
+    }
+}

@@ -242,3 +242,24 @@ fn the_runbook_url_is_a_page_without_a_fragment() {
         assert!(err.contains("runbookURL must be an http(s) URL"), "{bad}: {err}");
     }
 }
+
+#[test]
+fn the_trace_collector_is_an_http_url_and_the_ratio_a_share() {
+    let traces = |traces: Value| check(json!({"image": "i", "monitoring": {"traces": traces}}));
+    assert!(traces(json!({"endpoint": "http://otel-collector.observability:4318"})).is_ok());
+    assert!(traces(json!({"endpoint": "https://collector.example.com/otlp", "sampleRatio": 0.05})).is_ok());
+    for bad in [
+        "otel-collector:4318",
+        "grpc://collector:4317",
+        "http://collector:4318/?x=1",
+        "http://collector#a",
+    ] {
+        let err = traces(json!({"endpoint": bad})).unwrap_err();
+        assert!(err.contains("traces.endpoint must be an http(s) URL"), "{bad}: {err}");
+    }
+    assert!(traces(json!({"endpoint": "http://c:4318", "sampleRatio": 1.0})).is_ok());
+    for bad in [1.5, -0.1] {
+        let err = traces(json!({"endpoint": "http://c:4318", "sampleRatio": bad})).unwrap_err();
+        assert!(err.contains("sampleRatio must be between 0 and 1"), "{bad}: {err}");
+    }
+}

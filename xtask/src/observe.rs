@@ -85,6 +85,8 @@ pub(crate) fn start(dev_dir: &Path, instances: &[Instance], operator: &Path) -> 
         .arg(format!("--config.file={}", config_path.display()))
         .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        // Latency buckets carry the trace ids of sampled requests (when traces are exported).
+        .arg("--enable-feature=exemplar-storage")
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()

@@ -211,6 +211,20 @@ pub trait Placement {
     fn image_cache_dir(&self) -> String;
     /// `IMAGE_ALLOWED_HOSTS`: remote hosts the image proxy may fetch from (comma-separated).
     fn image_allowed_hosts(&self) -> String;
+    /// Where spans go (`OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_TRACES_SAMPLER*`); `None`: nowhere,
+    /// or, locally, wherever the developer's own `OTEL_*` variables say.
+    fn traces(&self) -> Option<Traces> {
+        None
+    }
+}
+
+/// The trace exporter's settings (the Shop's `monitoring.traces`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Traces {
+    /// The collector's OTLP/HTTP base URL.
+    pub endpoint: String,
+    /// The share of traces started here that are kept (`None`: all).
+    pub sample_ratio: Option<f64>,
 }
 
 /// The environment of `service` at `placement`: exactly the variables it reads
@@ -271,6 +285,13 @@ pub fn environment(service: ServiceName, placement: &impl Placement) -> Vec<Var>
         set("IMAGE_PROXY", Value::Plain(placement.image_proxy().to_string()));
         set("IMAGE_CACHE_DIR", Value::Plain(placement.image_cache_dir()));
         set("IMAGE_ALLOWED_HOSTS", Value::Plain(placement.image_allowed_hosts()));
+    }
+    if let Some(traces) = placement.traces() {
+        set("OTEL_EXPORTER_OTLP_ENDPOINT", Value::Plain(traces.endpoint));
+        if let Some(ratio) = traces.sample_ratio {
+            set("OTEL_TRACES_SAMPLER", Value::plain("parentbased_traceidratio"));
+            set("OTEL_TRACES_SAMPLER_ARG", Value::Plain(ratio.to_string()));
+        }
     }
     vars
 }
@@ -389,6 +410,12 @@ mod tests {
         fn image_allowed_hosts(&self) -> String {
             String::new()
         }
+        fn traces(&self) -> Option<Traces> {
+            Some(Traces {
+                endpoint: "http://collector:4318".into(),
+                sample_ratio: Some(0.25),
+            })
+        }
     }
 
     fn names(service: ServiceName) -> Vec<&'static str> {
@@ -400,6 +427,22 @@ mod tests {
             .into_iter()
             .find(|var| var.name == name)
             .map(|var| var.value)
+    }
+
+    #[test]
+    fn every_service_sends_its_spans_to_the_placements_collector() {
+        for service in SERVICES {
+            assert_eq!(
+                value(service, "OTEL_EXPORTER_OTLP_ENDPOINT"),
+                Some(Value::plain("http://collector:4318")),
+                "{service}"
+            );
+            assert_eq!(
+                value(service, "OTEL_TRACES_SAMPLER"),
+                Some(Value::plain("parentbased_traceidratio"))
+            );
+            assert_eq!(value(service, "OTEL_TRACES_SAMPLER_ARG"), Some(Value::plain("0.25")));
+        }
     }
 
     #[test]
@@ -480,6 +523,9 @@ mod tests {
                         | "JWT_AUDIENCE"
                         | "MALLOC_MMAP_THRESHOLD_"
                         | "CURRENCY"
+                        | "OTEL_EXPORTER_OTLP_ENDPOINT"
+                        | "OTEL_TRACES_SAMPLER"
+                        | "OTEL_TRACES_SAMPLER_ARG"
                 );
                 assert!(
                     generic || CONTRACT_VARS.contains(&var),

@@ -21,6 +21,9 @@ where
     }
     let result =
         commands(command, rest).unwrap_or_else(|| Err(anyhow::anyhow!("unknown command `{command}`\n{usage}")));
+    // The last spans leave before the process does.
+    #[cfg(feature = "otel")]
+    crate::trace::shutdown();
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

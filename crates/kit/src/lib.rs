@@ -23,6 +23,7 @@
 //! - [`redis`]: a lazily connecting Redis connection and its readiness check.
 //! - [`client`]: the outgoing HTTP client that forwards `traceparent` and `x-request-id`.
 //! - [`revocation`]: the list of ended sessions every token verifier refuses.
+//! - [`trace`]: spans exported over OTLP when `OTEL_EXPORTER_OTLP_ENDPOINT` is set.
 
 #[cfg(feature = "auth")]
 pub mod auth;
@@ -46,6 +47,8 @@ pub mod redis;
 pub mod revocation;
 pub mod server;
 pub mod telemetry;
+#[cfg(feature = "otel")]
+pub mod trace;
 
 pub use problem::Problem;
 

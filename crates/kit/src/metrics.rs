@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::exemplar::HistogramWithExemplars;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
@@ -38,6 +39,18 @@ pub struct DependencyLabels {
     pub dependency: &'static str,
 }
 
+/// The exemplar of a latency observation: the trace of a request that fell into the bucket,
+/// so a slow bucket on a dashboard links to a trace (only while traces are exported).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TraceExemplar {
+    /// The W3C trace id, 32 hex digits.
+    pub trace_id: String,
+}
+
+/// `http_request_duration_seconds`: a latency histogram whose buckets remember the trace of
+/// their last sampled request.
+pub type LatencyWithExemplars = HistogramWithExemplars<TraceExemplar>;
+
 /// Latency buckets, 1 ms to 10 s.
 pub const LATENCY_BUCKETS: [f64; 14] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 7.5, 10.0,
@@ -53,8 +66,8 @@ pub fn latency_histogram() -> Histogram {
 pub struct HttpMetrics {
     /// `http_requests_total{method,route,status}`.
     pub requests: Family<RequestLabels, Counter>,
-    /// `http_request_duration_seconds{method,route}`.
-    pub duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
+    /// `http_request_duration_seconds{method,route}`, with [`TraceExemplar`]s.
+    pub duration: Family<RouteLabels, LatencyWithExemplars, fn() -> LatencyWithExemplars>,
     /// `shop_dependency_up{dependency}`: 1 when the dependency answered the last readiness
     /// check, 0 when it did not; absent until `/ready` was first asked.
     pub dependencies: Family<DependencyLabels, Gauge>,
@@ -64,7 +77,10 @@ impl HttpMetrics {
     /// Creates the families and registers them.
     pub fn register(registry: &mut Registry) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
-        let duration = Family::<RouteLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let duration =
+            Family::<RouteLabels, LatencyWithExemplars, fn() -> LatencyWithExemplars>::new_with_constructor(|| {
+                HistogramWithExemplars::new(LATENCY_BUCKETS.into_iter())
+            });
         registry.register("http_requests", "HTTP requests handled", requests.clone());
         registry.register(
             "http_request_duration_seconds",

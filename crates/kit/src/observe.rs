@@ -15,7 +15,7 @@ use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
 
-use crate::metrics::{HttpMetrics, RequestLabels, RouteLabels};
+use crate::metrics::{HttpMetrics, RequestLabels, RouteLabels, TraceExemplar};
 
 /// `x-request-id`.
 pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -109,6 +109,11 @@ fn new_span_id() -> [u8; 8] {
     id
 }
 
+/// The `tracing` target of spans that exist for the trace exporter only (saga steps, database
+/// and Redis calls, outgoing calls): open them at `debug` with this target. The log filter
+/// shows them only when asked (`RUST_LOG=info,shop::span=debug`).
+pub const SPAN_TARGET: &str = "shop::span";
+
 /// Routes polled by machines every few seconds (probes, scrapes, the revoked-session list of
 /// `crate::revocation`): their successful answers are logged at `debug`, not `info`, so they do
 /// not drown the access log. A failing one is still logged at `info`.
@@ -158,12 +163,6 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
     let start = Instant::now();
     let request_id = request_id_from(&req);
     req.headers_mut().insert(REQUEST_ID.clone(), request_id.clone());
-    let trace = req
-        .headers()
-        .get(&TRACEPARENT)
-        .and_then(|v| v.to_str().ok())
-        .and_then(TraceContext::continue_from)
-        .unwrap_or_else(TraceContext::new_root);
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -171,13 +170,45 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().as_str().to_owned();
     let method_label = method_label(req.method());
+    let polled = QUIET_ROUTES.contains(&route.as_str());
     let span = tracing::info_span!(
         "request",
         %method,
         route = %route,
         request_id = request_id.to_str().unwrap_or_default(),
-        trace_id = %trace.trace_id_hex(),
+        trace_id = tracing::field::Empty,
+        // Filled in only while spans are exported (see `crate::trace`).
+        otel.name = tracing::field::Empty,
+        otel.kind = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        http.response.status_code = tracing::field::Empty,
     );
+    #[cfg(feature = "otel")]
+    let exported = crate::trace::enabled()
+        .then(|| {
+            span.record(
+                "otel.name",
+                tracing::field::display(format_args!("{method_label} {route}")),
+            );
+            span.record("otel.kind", "server");
+            crate::trace::adopt(&span, req.headers(), polled)
+        })
+        .flatten();
+    #[cfg(not(feature = "otel"))]
+    let exported: Option<TraceContext> = None;
+    let trace = exported
+        .or_else(|| {
+            req.headers()
+                .get(&TRACEPARENT)
+                .and_then(|v| v.to_str().ok())
+                .and_then(TraceContext::continue_from)
+        })
+        .unwrap_or_else(TraceContext::new_root);
+    span.record("trace_id", tracing::field::display(trace.trace_id_hex()));
+    // The latency bucket remembers this trace when the collector will have it.
+    let exemplar = exported.filter(|t| t.flags & 1 == 1).map(|t| TraceExemplar {
+        trace_id: t.trace_id_hex(),
+    });
     let ctx = RequestContext {
         request_id: request_id.clone(),
         trace,
@@ -185,8 +216,14 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
     let mut response = CURRENT.scope(ctx, next.run(req).instrument(span.clone())).await;
     let elapsed = start.elapsed();
     let status = response.status().as_u16();
+    if exported.is_some() {
+        span.record("http.response.status_code", status);
+        if status >= 500 {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
     response.headers_mut().insert(REQUEST_ID.clone(), request_id);
-    let quiet = QUIET_ROUTES.contains(&route.as_ref()) && status < 400;
+    let quiet = polled && status < 400;
     span.in_scope(|| {
         let duration_ms = elapsed.as_secs_f64() * 1000.0;
         if quiet {
@@ -201,7 +238,7 @@ pub async fn observe(State(metrics): State<HttpMetrics>, mut req: Request, next:
             method: method_label.to_owned(),
             route: route.clone(),
         })
-        .observe(elapsed.as_secs_f64());
+        .observe(elapsed.as_secs_f64(), exemplar, None);
     metrics
         .requests
         .get_or_create(&RequestLabels {

@@ -278,6 +278,10 @@ pub fn services(ctx: &Ctx) -> Result<Vec<Object>> {
             };
             egress.push(to(vec![peer], vec![port(REDIS_PORT)]));
         }
+        if let Some(collector) = spec.monitoring.traces.as_ref().and_then(|t| t.port()) {
+            // The trace collector: wherever it runs, on its port only.
+            egress.push(to(vec![anywhere(None)], vec![port(i32::from(collector))]));
+        }
         if service == ServiceName::Gateway {
             // `/img` fetches allow-listed image hosts on the internet, never private addresses.
             let except = PRIVATE_RANGES.map(str::to_owned).to_vec();

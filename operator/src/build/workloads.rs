@@ -17,7 +17,7 @@ use k8s_openapi::api::networking::v1::{
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
-use shop_contract::{Placement, Value as EnvValue};
+use shop_contract::{Placement, Traces, Value as EnvValue};
 
 use super::{
     Ctx, Object, Postgres, Redis, SERVICE_UID, SHUTDOWN_DELAY_SECS, Scale, Service, Stage, TERMINATION_GRACE_SECS,
@@ -138,6 +138,12 @@ impl Placement for InCluster<'_> {
     }
     fn image_allowed_hosts(&self) -> String {
         String::new()
+    }
+    fn traces(&self) -> Option<Traces> {
+        self.ctx.spec.monitoring.traces.as_ref().map(|t| Traces {
+            endpoint: t.endpoint.clone(),
+            sample_ratio: t.sample_ratio,
+        })
     }
 }
 

@@ -61,6 +61,7 @@ macro_rules! user_columns {
 pub const EMAIL_UNIQUE: &str = "users_email_key";
 
 /// Inserts a user.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.insert_user", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert_user(
     db: &PgPool,
     email: &str,
@@ -83,6 +84,7 @@ pub async fn insert_user(
 }
 
 /// The user with this (normalised) email.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.user_by_email", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn user_by_email(db: &PgPool, email: &str) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE email = $1"))
         .bind(email)
@@ -91,6 +93,7 @@ pub async fn user_by_email(db: &PgPool, email: &str) -> Result<Option<User>, sql
 }
 
 /// The user with this id.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.user_by_id", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn user_by_id(db: &PgPool, id: Uuid) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(concat!("SELECT ", user_columns!(), " FROM users WHERE id = $1"))
         .bind(id)
@@ -113,6 +116,7 @@ fn like_pattern(needle: &str) -> String {
 }
 
 /// A page of users, newest first, optionally those whose email contains `search`; and the total.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.list_users", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn list_users(
     db: &PgPool,
     search: Option<&str>,
@@ -148,6 +152,7 @@ pub struct ProfileChange {
 }
 
 /// Applies a profile change.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.update_profile", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn update_profile(db: &PgPool, id: Uuid, change: &ProfileChange) -> Result<Option<User>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE users SET
@@ -184,6 +189,7 @@ pub struct AdminChange {
 }
 
 /// Applies an admin change in one statement (no read-modify-write).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.admin_update", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn admin_update(db: &PgPool, id: Uuid, change: &AdminChange) -> Result<Option<User>, sqlx::Error> {
     let (plan, expires, set_plan) = match change.plan {
         Some((p, e)) => (Some(p.as_str()), e, true),
@@ -218,6 +224,7 @@ pub async fn admin_update(db: &PgPool, id: Uuid, change: &AdminChange) -> Result
 
 /// Makes `email` an active admin, creating it with `password_hash` when absent (without a hash,
 /// only an existing user is promoted). Returns whether the user was created.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.seed_admin", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn seed_admin(db: &PgPool, email: &str, password_hash: Option<&str>) -> Result<bool, sqlx::Error> {
     let Some(password_hash) = password_hash else {
         sqlx::query("UPDATE users SET role = 'admin', is_active = true, updated_at = now() WHERE email = $1")
@@ -242,6 +249,7 @@ pub async fn seed_admin(db: &PgPool, email: &str, password_hash: Option<&str>) -
 // --- refresh tokens -------------------------------------------------------------------------
 
 /// Stores a refresh token of `family`.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.insert_refresh", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert_refresh(
     tx: &mut Transaction<'_, Postgres>,
     family: Uuid,
@@ -275,6 +283,7 @@ pub struct RefreshRow {
 
 /// Finds and locks the token with this hash (concurrent refreshes of one token serialise here:
 /// the second one sees it used and revokes the family).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.lock_refresh", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn lock_refresh(
     tx: &mut Transaction<'_, Postgres>,
     hash: &[u8; 32],
@@ -288,6 +297,7 @@ pub async fn lock_refresh(
 }
 
 /// Marks a token used.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.mark_used", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn mark_used(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(), sqlx::Error> {
     sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1")
         .bind(id)
@@ -297,6 +307,7 @@ pub async fn mark_used(tx: &mut Transaction<'_, Postgres>, id: Uuid) -> Result<(
 }
 
 /// Revokes every live token of a family; returns how many.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.revoke_family", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn revoke_family<'e, E: sqlx::PgExecutor<'e>>(db: E, family: Uuid) -> Result<u64, sqlx::Error> {
     Ok(
         sqlx::query("UPDATE refresh_tokens SET revoked_at = now() WHERE family_id = $1 AND revoked_at IS NULL")
@@ -309,6 +320,7 @@ pub async fn revoke_family<'e, E: sqlx::PgExecutor<'e>>(db: E, family: Uuid) -> 
 
 /// Revokes every session of a user except `keep` (the caller's own, if any); returns the
 /// sessions (families) it ended.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.revoke_user_sessions", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn revoke_user_sessions(db: &PgPool, user_id: Uuid, keep: Option<Uuid>) -> Result<Vec<Uuid>, sqlx::Error> {
     let mut families: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE refresh_tokens SET revoked_at = now()
@@ -336,6 +348,7 @@ pub async fn revoked_sessions(db: &PgPool, window: std::time::Duration) -> Resul
 }
 
 /// The family of a token (for logout), if the token exists.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db auth.family_of", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn family_of(db: &PgPool, hash: &[u8; 32]) -> Result<Option<(Uuid, Uuid)>, sqlx::Error> {
     sqlx::query_as("SELECT family_id, user_id FROM refresh_tokens WHERE token_hash = $1")
         .bind(hash.as_slice())

@@ -1,5 +1,6 @@
 //! The catalog client: one batch call prices a whole cart.
 
+use shop_kit::client::SendTraced as _;
 use std::time::Duration;
 
 use shop_api::{BatchRequest, BatchResponse, Product};
@@ -31,7 +32,7 @@ impl CatalogClient {
             .http
             .post(&self.batch_url)
             .json(&BatchRequest { ids: ids.to_vec() })
-            .send()
+            .send_traced()
             .await?
             .error_for_status()?
             .json()

@@ -69,6 +69,7 @@ impl CartStore {
     }
 
     /// The lines of a cart (product id → quantity), sliding its expiry.
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.get", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     pub async fn get(&self, user: Uuid) -> Result<Vec<(Uuid, i64)>, redis::RedisError> {
         let mut conn = self.redis.conn().await?;
         let (lines, _): (HashMap<String, i64>, i64) = redis::pipe()
@@ -110,16 +111,19 @@ impl CartStore {
     }
 
     /// Adds `qty` units of a product.
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.add", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     pub async fn add(&self, user: Uuid, product: Uuid, qty: i64) -> Result<Changed, redis::RedisError> {
         self.run(user, product, qty, "add").await
     }
 
     /// Sets a line's quantity (0 removes it).
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.set", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     pub async fn set(&self, user: Uuid, product: Uuid, qty: i64) -> Result<Changed, redis::RedisError> {
         self.run(user, product, qty, "set").await
     }
 
     /// Removes a line.
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.remove", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     pub async fn remove(&self, user: Uuid, product: Uuid) -> Result<(), redis::RedisError> {
         let mut conn = self.redis.conn().await?;
         let _: i64 = conn.hdel(key(user), product.to_string()).await?;
@@ -127,6 +131,7 @@ impl CartStore {
     }
 
     /// Empties a cart.
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.clear", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     pub async fn clear(&self, user: Uuid) -> Result<(), redis::RedisError> {
         let mut conn = self.redis.conn().await?;
         let _: i64 = conn.del(key(user)).await?;

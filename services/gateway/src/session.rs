@@ -13,6 +13,7 @@
 //!   changes at login and logout. Requests authenticated by a bearer token are exempt: a
 //!   browser never adds one on its own.
 
+use shop_kit::client::SendTraced as _;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -290,7 +291,7 @@ impl Sessions {
             .upstreams
             .call(Upstream::Auth, Method::POST, "/auth/refresh")
             .json(&serde_json::json!({ "refresh_token": refresh_token }))
-            .send()
+            .send_traced()
             .await
             .map_err(|_| RefreshFailure::Unavailable)?;
         match answer.status().as_u16() {
@@ -306,7 +307,7 @@ impl Sessions {
             .upstreams
             .call(Upstream::Auth, Method::POST, "/auth/logout")
             .json(&serde_json::json!({ "refresh_token": refresh_token }))
-            .send()
+            .send_traced()
             .await;
         if let Err(err) = outcome {
             tracing::warn!(error = %err, "logout: auth unreachable; the refresh token expires on its own");

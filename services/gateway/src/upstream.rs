@@ -6,6 +6,7 @@
 //! answer did not start within its timeout, 503 with `Retry-After` while its breaker is open,
 //! 413 when the request body grew past `MAX_BODY_BYTES` while streaming.
 
+use shop_kit::client::SendTraced as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -276,7 +277,7 @@ impl Upstreams {
             request = request.body(reqwest::Body::wrap_stream(body));
         }
         let request = traced(request);
-        let sent = tokio::time::timeout(target.timeout, request.send()).await;
+        let sent = tokio::time::timeout(target.timeout, request.send_traced()).await;
         let response = match sent {
             Err(_) => {
                 self.failed(&target, "timeout");

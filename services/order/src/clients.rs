@@ -1,6 +1,7 @@
 //! The peers: auth (the service token), cart (read and clear a user's cart) and catalog
 //! (prices and stock reservations), all through [`HttpClient`] with a `service` token.
 
+use shop_kit::client::SendTraced as _;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -67,7 +68,7 @@ impl ServiceToken {
             .post(&self.url)
             .basic_auth(&self.client_id, Some(self.secret.expose_secret()))
             .form(&[("grant_type", "client_credentials")])
-            .send()
+            .send_traced()
             .await?;
         if !resp.status().is_success() {
             return Err(Unreachable(format!(
@@ -130,7 +131,7 @@ impl Peers {
             if let Some(body) = body {
                 req = req.json(body);
             }
-            let resp = req.send().await?;
+            let resp = req.send_traced().await?;
             if resp.status() == StatusCode::UNAUTHORIZED && attempt == 0 {
                 // The token expired early or the keys rotated: fetch a new one once.
                 self.token.forget().await;

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use axum::http::StatusCode;
 use rust_decimal::Decimal;
 use shop_kit::Problem;
+use shop_kit::observe::SPAN_TARGET;
+use tracing::Instrument as _;
 use uuid::Uuid;
 
 use crate::AppState;
@@ -59,7 +61,11 @@ async fn replay(state: &AppState, existing: OrderRow, cart_fingerprint: Option<&
 
 async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Outcome, Problem> {
     let existing = store::by_key(&state.db, buyer.id, key.as_str()).await?;
-    let cart = state.peers.cart(buyer.id).await;
+    let cart = state
+        .peers
+        .cart(buyer.id)
+        .instrument(step("checkout: read the cart"))
+        .await;
     if let Some(existing) = existing {
         let fp = match &cart {
             Ok(lines) if !lines.is_empty() => Some(fingerprint(&pairs(lines))),
@@ -78,7 +84,7 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
         return Err(Problem::invalid("/cart", "the cart is empty"));
     }
     let fp = fingerprint(&pairs(&lines));
-    let items = price(state, &lines).await?;
+    let items = price(state, &lines).instrument(step("checkout: price")).await?;
     let total: Decimal = items.iter().map(|i| i.subtotal).sum();
     let id = Uuid::now_v7();
     let new = NewOrder {
@@ -91,7 +97,10 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
         cart_fingerprint: &fp,
         items: &items,
     };
-    let Some(row) = store::insert(&state.db, &new).await? else {
+    let Some(row) = store::insert(&state.db, &new)
+        .instrument(step("checkout: record the order"))
+        .await?
+    else {
         // A concurrent request with the same key won the insert.
         let existing = store::by_key(&state.db, buyer.id, key.as_str())
             .await?
@@ -106,14 +115,25 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
             qty: i64::from(i.qty),
         })
         .collect();
-    let (status, row) = match state.peers.reserve(id, &reserve).await {
+    let (status, row) = match state
+        .peers
+        .reserve(id, &reserve)
+        .instrument(step("checkout: reserve"))
+        .await
+    {
         Ok(Reserve::Done(r)) if r.status == ReservationStatus::Reserved => {
             if state.config.fault_after_reserve {
                 tracing::warn!(order_id = %id, "ORDER_FAULT_AFTER_RESERVE: stopping after the reservation");
                 state.metrics.failure("fault_injected");
                 return Ok((StatusCode::ACCEPTED, store::order(&state.db, row).await?));
             }
-            (StatusCode::CREATED, place(state, id, buyer.id).await?.unwrap_or(row))
+            (
+                StatusCode::CREATED,
+                place(state, id, buyer.id)
+                    .instrument(step("checkout: place"))
+                    .await?
+                    .unwrap_or(row),
+            )
         }
         Ok(Reserve::Done(_)) => {
             // Released already: someone else decided this order; reject without stock.
@@ -160,6 +180,11 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
         status
     };
     Ok((status, store::order(&state.db, row).await?))
+}
+
+/// A step of the saga: a span of the checkout's trace while traces are exported.
+fn step(name: &'static str) -> tracing::Span {
+    tracing::debug_span!(target: SPAN_TARGET, "checkout step", otel.name = name)
 }
 
 fn pairs(lines: &[Line]) -> Vec<(Uuid, i64)> {

@@ -98,6 +98,7 @@ async fn items_of(db: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Item)>, sqlx::
 }
 
 /// Attaches the items to rows.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.with_items", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn with_items(db: &PgPool, rows: Vec<OrderRow>) -> Result<Vec<Order>, sqlx::Error> {
     let ids: Vec<Uuid> = rows.iter().map(|r| r.id).collect();
     let mut items = items_of(db, &ids).await?;
@@ -111,6 +112,7 @@ pub async fn with_items(db: &PgPool, rows: Vec<OrderRow>) -> Result<Vec<Order>, 
 }
 
 /// One order with its items.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.order", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn order(db: &PgPool, row: OrderRow) -> Result<Order, sqlx::Error> {
     let mut orders = with_items(db, vec![row]).await?;
     orders.pop().ok_or(sqlx::Error::RowNotFound)
@@ -118,6 +120,7 @@ pub async fn order(db: &PgPool, row: OrderRow) -> Result<Order, sqlx::Error> {
 
 /// Inserts a `pending` order and its items; `None` when the user already has an order with
 /// this idempotency key.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert(db: &PgPool, new: &NewOrder<'_>) -> Result<Option<OrderRow>, sqlx::Error> {
     let mut tx = db.begin().await?;
     let row: Option<OrderRow> = sqlx::query_as(concat!(
@@ -158,6 +161,7 @@ pub async fn insert(db: &PgPool, new: &NewOrder<'_>) -> Result<Option<OrderRow>,
 }
 
 /// The user's order with this idempotency key.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.by_key", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn by_key(db: &PgPool, user: Uuid, key: &str) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
@@ -171,6 +175,7 @@ pub async fn by_key(db: &PgPool, user: Uuid, key: &str) -> Result<Option<OrderRo
 }
 
 /// An order by id; with `user`, only if it is theirs.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn get(db: &PgPool, id: Uuid, user: Option<Uuid>) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "SELECT ",
@@ -184,6 +189,7 @@ pub async fn get(db: &PgPool, id: Uuid, user: Option<Uuid>) -> Result<Option<Ord
 }
 
 /// Moves a `pending` order to `placed` or `rejected`; `None` if it was no longer pending.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.resolve", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn resolve(
     db: &PgPool,
     id: Uuid,
@@ -202,6 +208,7 @@ pub async fn resolve(
 }
 
 /// Cancels a `placed` order (the user's own, with `user`); `None` if it was not placed.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.cancel", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn cancel(db: &PgPool, id: Uuid, user: Option<Uuid>) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE orders SET status = 'canceled', updated_at = now()
@@ -215,6 +222,7 @@ pub async fn cancel(db: &PgPool, id: Uuid, user: Option<Uuid>) -> Result<Option<
 }
 
 /// Records that a canceled order's stock went back (once).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.mark_released", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn mark_released(db: &PgPool, id: Uuid) -> Result<Option<OrderRow>, sqlx::Error> {
     sqlx::query_as(concat!(
         "UPDATE orders SET released_at = COALESCE(released_at, now()) WHERE id = $1 RETURNING ",
@@ -251,6 +259,7 @@ fn push_filter(qb: &mut QueryBuilder<Postgres>, f: &Filter) {
 }
 
 /// A page of orders, newest first, and the total count.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn list(db: &PgPool, f: &Filter, paging: Paging) -> Result<(Vec<Order>, i64), sqlx::Error> {
     let mut count: QueryBuilder<Postgres> = QueryBuilder::new("SELECT count(*) FROM orders");
     push_filter(&mut count, f);
@@ -301,6 +310,7 @@ macro_rules! top_query {
 }
 
 /// Sales from `from` to `to` (whole UTC days, inclusive).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.stats", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn stats(db: &PgPool, from: NaiveDate, to: NaiveDate) -> Result<Stats, sqlx::Error> {
     let (orders, revenue): (i64, Decimal) = sqlx::query_as(
         "SELECT count(*), COALESCE(sum(total), 0) FROM orders

@@ -40,6 +40,7 @@ macro_rules! columns {
 }
 
 /// Every category, by name.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db categories.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn list(db: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(concat!(
         "SELECT ",
@@ -52,6 +53,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<Category>, sqlx::Error> {
 }
 
 /// One category.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db categories.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Category>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(concat!("SELECT ", columns!(), " FROM categories c WHERE c.id = $1"))
         .bind(id)
@@ -61,6 +63,7 @@ pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Category>, sqlx::Error>
 }
 
 /// Creates a category.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db categories.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert(db: &PgPool, slug: &str, name: &str, description: Option<&str>) -> Result<Category, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query("INSERT INTO categories (id, slug, name, description) VALUES ($1, $2, $3, $4)")
@@ -74,6 +77,7 @@ pub async fn insert(db: &PgPool, slug: &str, name: &str, description: Option<&st
 }
 
 /// Changes a category; `None` keeps a field, `Some(None)` clears the description.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db categories.update", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn update(
     db: &PgPool,
     id: Uuid,
@@ -100,6 +104,7 @@ pub async fn update(
 }
 
 /// Deletes a category (its products stay, without it). Whether it existed.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db categories.delete", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM categories WHERE id = $1")
         .bind(id)
@@ -110,6 +115,7 @@ pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
 }
 
 /// The ids of these slugs; the second list holds the slugs that do not exist.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db categories.resolve", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn resolve(db: &PgPool, slugs: &[String]) -> Result<(Vec<Uuid>, Vec<String>), sqlx::Error> {
     let found: Vec<(Uuid, String)> = sqlx::query_as("SELECT id, slug FROM categories WHERE slug = ANY($1)")
         .bind(slugs)

@@ -60,6 +60,7 @@ macro_rules! columns {
 }
 
 /// One product by id (inactive ones only when `include_inactive`).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn get(db: &PgPool, id: Uuid, include_inactive: bool) -> Result<Option<Product>, sqlx::Error> {
     let row: Option<ProductRow> = sqlx::query_as(concat!(
         "SELECT ",
@@ -74,6 +75,7 @@ pub async fn get(db: &PgPool, id: Uuid, include_inactive: bool) -> Result<Option
 }
 
 /// One product by SKU, whatever its case.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.get_by_sku", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn get_by_sku(db: &PgPool, sku: &str, include_inactive: bool) -> Result<Option<Product>, sqlx::Error> {
     let row: Option<ProductRow> = sqlx::query_as(concat!(
         "SELECT ",
@@ -88,6 +90,7 @@ pub async fn get_by_sku(db: &PgPool, sku: &str, include_inactive: bool) -> Resul
 }
 
 /// Many products by id, active or not (callers price carts and must see what went inactive).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.batch", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn batch(db: &PgPool, ids: &[Uuid]) -> Result<Vec<Product>, sqlx::Error> {
     let rows = sqlx::query_as(concat!(
         "SELECT ",
@@ -159,6 +162,7 @@ fn push_where(q: &mut QueryBuilder<Postgres>, f: &Filter) {
 }
 
 /// A page of products and the total that match.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn list(db: &PgPool, f: &Filter) -> Result<(Vec<Product>, i64), sqlx::Error> {
     let mut q = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM products p"));
     push_where(&mut q, f);
@@ -209,6 +213,7 @@ pub struct NewProduct {
 }
 
 /// Inserts a product with its categories.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert(tx: &mut Transaction<'_, Postgres>, p: &NewProduct) -> Result<Uuid, sqlx::Error> {
     let id = Uuid::now_v7();
     sqlx::query(
@@ -232,6 +237,7 @@ pub async fn insert(tx: &mut Transaction<'_, Postgres>, p: &NewProduct) -> Resul
 }
 
 /// Replaces a product's categories.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.set_categories", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn set_categories(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -274,6 +280,7 @@ pub enum Updated {
 }
 
 /// Applies a change in one statement, optionally only at `expected_version`.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.update", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn update(
     tx: &mut Transaction<'_, Postgres>,
     id: Uuid,
@@ -322,6 +329,7 @@ pub enum Adjusted {
 }
 
 /// Adds `delta` (possibly negative) to the stock in one conditional statement.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.adjust_stock", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn adjust_stock(db: &PgPool, id: Uuid, delta: i32) -> Result<Adjusted, sqlx::Error> {
     let new: Option<i32> = sqlx::query_scalar(
         "UPDATE products SET stock = stock + $2, updated_at = now()
@@ -342,6 +350,7 @@ pub async fn adjust_stock(db: &PgPool, id: Uuid, delta: i32) -> Result<Adjusted,
 }
 
 /// Active products with less than `threshold` in stock.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.count_low_stock", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn count_low_stock(db: &PgPool, threshold: i32) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM products WHERE is_active AND stock < $1")
         .bind(threshold)
@@ -350,6 +359,7 @@ pub async fn count_low_stock(db: &PgPool, threshold: i32) -> Result<i64, sqlx::E
 }
 
 /// Active products with less than `threshold` in stock, lowest first (admin stats).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.low_stock", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn low_stock(db: &PgPool, threshold: i32, limit: i64) -> Result<Vec<Product>, sqlx::Error> {
     let rows = sqlx::query_as(concat!(
         "SELECT ",

@@ -80,6 +80,7 @@ async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, order_id: Uuid) -> Result<Opt
 }
 
 /// The reservation of an order.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn get(db: &PgPool, order_id: Uuid) -> Result<Option<Reservation>, sqlx::Error> {
     fetch(db, order_id).await
 }
@@ -89,6 +90,7 @@ fn split(items: &[Item]) -> (Vec<Uuid>, Vec<i32>) {
 }
 
 /// Reserves `items` (normalised) for `order_id`, all or nothing.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.reserve", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> Result<Reserved, sqlx::Error> {
     let mut tx = db.begin().await?;
     let inserted = sqlx::query(
@@ -162,6 +164,7 @@ pub enum Released {
 }
 
 /// Gives the stock of `order_id`'s reservation back, exactly once.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.release", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Error> {
     let mut tx = db.begin().await?;
     let released: Option<Row> = sqlx::query_as(

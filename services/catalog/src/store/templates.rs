@@ -30,6 +30,7 @@ impl From<Row> for Template {
 }
 
 /// Every template, by name.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db templates.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn list(db: &PgPool) -> Result<Vec<Template>, sqlx::Error> {
     let rows: Vec<Row> = sqlx::query_as(
         "SELECT id, name, description, schema, created_at, updated_at FROM templates ORDER BY lower(name)",
@@ -40,6 +41,7 @@ pub async fn list(db: &PgPool) -> Result<Vec<Template>, sqlx::Error> {
 }
 
 /// One template.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db templates.get", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Template>, sqlx::Error> {
     let row: Option<Row> =
         sqlx::query_as("SELECT id, name, description, schema, created_at, updated_at FROM templates WHERE id = $1")
@@ -50,6 +52,7 @@ pub async fn get(db: &PgPool, id: Uuid) -> Result<Option<Template>, sqlx::Error>
 }
 
 /// Creates a template (the schema was validated by the caller).
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db templates.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert(
     db: &PgPool,
     name: &str,
@@ -70,6 +73,7 @@ pub async fn insert(
 }
 
 /// Changes a template; `None` keeps a field.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db templates.update", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn update(
     db: &PgPool,
     id: Uuid,
@@ -94,6 +98,7 @@ pub async fn update(
 }
 
 /// Deletes a template; fails with the foreign-key violation while products use it.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db templates.delete", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn delete(db: &PgPool, id: Uuid) -> Result<bool, sqlx::Error> {
     Ok(sqlx::query("DELETE FROM templates WHERE id = $1")
         .bind(id)

@@ -9,6 +9,7 @@ pub mod cache;
 pub mod fetch;
 pub mod transform;
 
+use shop_kit::client::SendTraced as _;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -345,7 +346,7 @@ impl ImageProxy {
         let answer = self
             .upstreams
             .call(Upstream::Catalog, reqwest::Method::GET, path)
-            .send()
+            .send_traced()
             .await
             .map_err(|_| ImgError::Upstream("the catalog is unreachable".into()))?;
         match answer.status().as_u16() {

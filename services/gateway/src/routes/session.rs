@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::json;
 use shop_kit::Problem;
+use shop_kit::client::SendTraced as _;
 use shop_kit::extract::JsonOrForm;
 use uuid::Uuid;
 
@@ -135,7 +136,7 @@ pub async fn login(
             state.config.public_url.starts_with("https:"),
         ))
         .json(&json!({"email": input.email, "password": input.password}))
-        .send()
+        .send_traced()
         .await;
     let answer = match sent {
         Ok(answer) => answer,

@@ -13,6 +13,7 @@ pub mod money;
 pub mod schema;
 pub mod shop;
 
+use shop_kit::client::SendTraced as _;
 use std::collections::BTreeMap;
 
 use axum::extract::FromRequestParts;
@@ -405,7 +406,7 @@ impl Ctx {
 
     /// `GET path` at `upstream`, as the signed-in user.
     pub async fn get<T: DeserializeOwned>(&self, upstream: Upstream, path: &str) -> Result<T, ApiError> {
-        answer(self.request(upstream, Method::GET, path).send().await).await
+        answer(self.request(upstream, Method::GET, path).send_traced().await).await
     }
 
     /// `method path` with a JSON body, as the signed-in user.
@@ -416,13 +417,13 @@ impl Ctx {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, ApiError> {
-        answer(self.request(upstream, method, path).json(body).send().await).await
+        answer(self.request(upstream, method, path).json(body).send_traced().await).await
     }
 
     /// Sends a request made with [`Ctx::request`] (one that needs more than a JSON body, such
     /// as checkout's `Idempotency-Key`) and reads its answer.
     pub async fn fetch<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder) -> Result<T, ApiError> {
-        answer(request.send().await).await
+        answer(request.send_traced().await).await
     }
 
     /// `method path` whose success has no body worth reading (204).
@@ -437,7 +438,7 @@ impl Ctx {
         if let Some(body) = body {
             request = request.json(body);
         }
-        let response = request.send().await.map_err(|_| ApiError::Unavailable)?;
+        let response = request.send_traced().await.map_err(|_| ApiError::Unavailable)?;
         if response.status().is_success() {
             Ok(())
         } else {

@@ -14,10 +14,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::Value;
 use shop_testkit::promql;
 
-use crate::support::{self, PASSWORD, client, spawn_gateway};
+use crate::support::{self, client, spawn_gateway};
 
 fn monitoring_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../monitoring")
@@ -94,16 +94,7 @@ fn from_elsewhere(name: &str) -> bool {
 async fn shop_a_little(shop: &support::Shop, gateway: &shop_testkit::Spawned, round: u32) {
     let product = support::product(shop, "Observed sweater", 5).await;
     let email = support::register(shop).await;
-    let login = client()
-        .post(gateway.url("/api/v1/auth/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .unwrap();
-    let token = shop_testkit::expect(login, 200).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let token = support::api_login(gateway, &email).await;
     for path in ["/api/v1/products", "/api/v1/search?q=sweater", "/"] {
         assert!(
             client()
@@ -116,14 +107,7 @@ async fn shop_a_little(shop: &support::Shop, gateway: &shop_testkit::Spawned, ro
             "{path}"
         );
     }
-    let add = client()
-        .post(gateway.url("/api/v1/cart/add"))
-        .bearer_auth(&token)
-        .json(&json!({"product_id": product, "qty": 1}))
-        .send()
-        .await
-        .unwrap();
-    shop_testkit::expect(add, 200).await;
+    support::add_one(gateway, &token, &product).await;
     let checkout = client()
         .post(gateway.url("/api/v1/orders/checkout"))
         .bearer_auth(&token)

@@ -239,6 +239,32 @@ pub async fn register(shop: &Shop) -> String {
     email
 }
 
+/// Signs `email` in through the gateway's API; the access token.
+pub async fn api_login(gateway: &Spawned, email: &str) -> String {
+    let login = client()
+        .post(gateway.url("/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    shop_testkit::expect(login, 200).await["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Puts one unit of `product` in the cart of `token`'s user, through the gateway.
+pub async fn add_one(gateway: &Spawned, token: &str, product: &str) {
+    let add = client()
+        .post(gateway.url("/api/v1/cart/add"))
+        .bearer_auth(token)
+        .json(&json!({"product_id": product, "qty": 1}))
+        .send()
+        .await
+        .unwrap();
+    shop_testkit::expect(add, 200).await;
+}
+
 /// A browser's cookie jar, kept by hand so tests can read every attribute.
 #[derive(Debug, Default, Clone)]
 pub struct Jar(pub BTreeMap<String, String>);
