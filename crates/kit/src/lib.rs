@@ -9,6 +9,7 @@
 //! - [`problem`]: the one error type, rendered as `application/problem+json` (RFC 9457), and
 //!   [`extract`]: `Json`/`Form`/`Query`/`Path` extractors whose rejections are problems too.
 //! - [`observe`]: the per-request middleware: request id, W3C trace context, RED metrics, access log.
+//! - [`etag`]: `ETag` on full GET answers and `304` for a matching `If-None-Match`.
 //! - [`guard`]: refuses NUL characters in anything that could reach the database (422) and
 //!   oversized headers (431), in one place for every service.
 //! - [`metrics`]: the Prometheus registry and the RED metric families.
@@ -33,6 +34,7 @@ pub mod client;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
+pub mod etag;
 pub mod extract;
 pub mod guard;
 pub mod health;

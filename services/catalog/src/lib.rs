@@ -73,7 +73,12 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     };
     let service = Service {
         name: "catalog",
-        api: shop_kit::auth::refuse_bad_bearer(routes::router().with_state(state), verifier),
+        api: shop_kit::auth::refuse_bad_bearer(
+            routes::router()
+                .with_state(state)
+                .layer(axum::middleware::from_fn(shop_kit::etag::conditional)),
+            verifier,
+        ),
         metrics: registry,
         checks: vec![Box::new(PgCheck(db))],
     };

@@ -350,7 +350,6 @@ pub async fn adjust_stock(db: &PgPool, id: Uuid, delta: i32) -> Result<Adjusted,
 }
 
 /// Active products with less than `threshold` in stock.
-#[tracing::instrument(target = "shop::span", level = "debug", name = "db products.count_low_stock", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn count_low_stock(db: &PgPool, threshold: i32) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar("SELECT count(*) FROM products WHERE is_active AND stock < $1")
         .bind(threshold)

@@ -242,3 +242,63 @@ async fn services_see_what_runs_out() {
     )
     .await;
 }
+
+/// `GET` with `If-None-Match`: the answer's status, `ETag` and body.
+async fn conditional_get(app: &TestApp, path: &str, tag: Option<&str>) -> (u16, String, String) {
+    let mut req = app.http.get(app.url(path));
+    if let Some(tag) = tag {
+        req = req.header("if-none-match", tag);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status().as_u16();
+    let etag = resp
+        .headers()
+        .get("etag")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default();
+    (status, etag, resp.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn an_unchanged_listing_or_product_is_not_sent_twice() {
+    let app = spawn_app().await;
+    app.category("hats").await;
+    let product = app
+        .product(json!({"sku": "H-1", "name": "Bowler", "price": "40.00", "categories": ["hats"]}))
+        .await;
+    let id = product["id"].as_str().unwrap();
+    for path in ["/products?category=hats".to_owned(), format!("/products/{id}")] {
+        let (status, tag, body) = conditional_get(&app, &path, None).await;
+        assert_eq!(status, 200, "{path}");
+        assert!(tag.starts_with("W/\""), "{path}: a weak ETag, got {tag:?}");
+        assert!(body.contains("Bowler"));
+
+        // The same page again: 304, the same tag, no body.
+        let (status, again, body) = conditional_get(&app, &path, Some(&tag)).await;
+        assert_eq!(
+            (status, again.as_str(), body.as_str()),
+            (304, tag.as_str(), ""),
+            "{path}"
+        );
+        // A list of tags naming it, and `*`, match too; another tag or garbage does not.
+        let listed = format!("\"stale\", {tag}");
+        assert_eq!(conditional_get(&app, &path, Some(&listed)).await.0, 304);
+        assert_eq!(conditional_get(&app, &path, Some("*")).await.0, 304);
+        assert_eq!(conditional_get(&app, &path, Some("\"stale\"")).await.0, 200);
+        assert_eq!(conditional_get(&app, &path, Some("not a tag")).await.0, 200);
+    }
+
+    // A price change is a new page: the old tag no longer matches.
+    let (_, before, _) = conditional_get(&app, &format!("/products/{id}"), None).await;
+    let changed = app
+        .patch_as(&app.admin, &format!("/products/{id}"), &json!({"price": "45.00"}))
+        .await;
+    assert_eq!(changed.status(), 200);
+    let (status, after, body) = conditional_get(&app, &format!("/products/{id}"), Some(&before)).await;
+    assert_eq!(status, 200);
+    assert_ne!(after, before);
+    assert!(body.contains("45.00"), "{body}");
+    // Errors carry no tag.
+    let (status, tag, _) = conditional_get(&app, "/products/00000000-0000-0000-0000-000000000000", None).await;
+    assert_eq!((status, tag.as_str()), (404, ""));
+}
