@@ -29,7 +29,7 @@ pub async fn conditional(req: Request, next: Next) -> Response {
     let known_size = response.body().size_hint().exact();
     if response.status() != StatusCode::OK
         || response.headers().contains_key(header::ETAG)
-        || !known_size.is_some_and(|n| n <= MAX_TAGGED_BYTES)
+        || known_size.is_none_or(|n| n > MAX_TAGGED_BYTES)
     {
         return response;
     }

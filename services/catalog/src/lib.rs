@@ -14,6 +14,7 @@
 //! - [`metrics`]: reservations by result, low-stock gauge.
 //! - [`seed`]: the demo catalog.
 
+pub mod cache;
 pub mod cli;
 pub mod config;
 pub mod domain;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub verifier: Arc<TokenVerifier>,
     pub metrics: metrics::CatalogMetrics,
+    /// Pages of the listing, emptied by any change (see [`cache`]).
+    pub listings: Arc<cache::ListCache>,
 }
 
 impl FromRef<AppState> for Arc<TokenVerifier> {
@@ -65,17 +68,21 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     shop_kit::db::register_pool_metrics(registry.registry_mut(), &db);
     let metrics = metrics::CatalogMetrics::register(registry.registry_mut());
     tokio::spawn(watch_low_stock(db.clone(), config.low_stock_threshold, metrics.clone()));
+    let listings = Arc::new(cache::ListCache::new(metrics.clone()));
+    tokio::spawn(cache::listen(db.clone(), listings.clone()));
     let state = AppState {
         db: db.clone(),
         config: Arc::new(config.clone()),
         verifier: verifier.clone(),
         metrics,
+        listings: listings.clone(),
     };
     let service = Service {
         name: "catalog",
         api: shop_kit::auth::refuse_bad_bearer(
             routes::router()
                 .with_state(state)
+                .layer(axum::middleware::from_fn_with_state(listings, forget_after_writes))
                 .layer(axum::middleware::from_fn(shop_kit::etag::conditional)),
             verifier,
         ),
@@ -83,6 +90,21 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
         checks: vec![Box::new(PgCheck(db))],
     };
     Server::bind(&config.server, service).await
+}
+
+/// A write this process served empties its listing cache before the answer leaves, so the
+/// writer's next read is fresh here too (other processes learn through `NOTIFY`).
+async fn forget_after_writes(
+    axum::extract::State(listings): axum::extract::State<Arc<cache::ListCache>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let write = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let response = next.run(req).await;
+    if write && response.status().is_success() {
+        listings.invalidate();
+    }
+    response
 }
 
 /// Keeps `catalog_products_low_stock` current (every 15 s; a count over a partial index).

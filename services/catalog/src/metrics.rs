@@ -20,7 +20,12 @@ pub struct CatalogMetrics {
     pub reservations: Family<Outcome, Counter>,
     /// `catalog_products_low_stock`: active products below `LOW_STOCK_THRESHOLD`.
     pub low_stock: Gauge,
+    /// `catalog_list_cache_requests_total{result=hit|miss|bypass}`: listing-cache lookups.
+    pub list_cache: Family<Outcome, Counter>,
 }
+
+/// The `result`s of `catalog_list_cache_requests_total`.
+pub const LIST_CACHE_RESULTS: [&str; 3] = ["hit", "miss", "bypass"];
 
 /// The `result`s of `catalog_reservations_total`.
 pub const RESERVATION_RESULTS: [&str; 4] = ["reserved", "rejected", "replayed", "released"];
@@ -38,12 +43,25 @@ impl CatalogMetrics {
             "Stock reservation requests by result",
             m.reservations.clone(),
         );
+        for result in LIST_CACHE_RESULTS {
+            let _ = m.list_cache.get_or_create(&Outcome { result });
+        }
+        registry.register(
+            "catalog_list_cache_requests",
+            "Listing-cache lookups: hit, miss (read from Postgres) or bypass (cache off)",
+            m.list_cache.clone(),
+        );
         registry.register(
             "catalog_products_low_stock",
             "Active products below the low-stock threshold",
             m.low_stock.clone(),
         );
         m
+    }
+
+    /// Counts one listing-cache lookup.
+    pub fn list_cache(&self, result: &'static str) {
+        self.list_cache.get_or_create(&Outcome { result }).inc();
     }
 
     /// Counts one reservation outcome.

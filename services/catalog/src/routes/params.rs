@@ -12,8 +12,8 @@ pub use shop_api::page::MAX_PER_PAGE;
 /// The most words a text query may have.
 pub const MAX_TERMS: usize = 10;
 
-/// `GET /products` parameters.
-#[derive(Debug, Clone, PartialEq)]
+/// `GET /products` parameters (also the listing cache's key: see `crate::cache`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct ListParams {
     pub q: Option<String>,
     pub categories: Vec<String>,

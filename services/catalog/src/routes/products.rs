@@ -40,7 +40,23 @@ fn is_admin(user: Option<&AuthUser>) -> bool {
 }
 
 /// Runs a parsed list query. Inactive products only for admins who ask for them.
-async fn run_list(state: &AppState, p: &ListParams, admin: bool) -> Result<(Vec<Product>, i64), Problem> {
+/// A page of the listing, from the cache when it is current (see [`crate::cache`]).
+async fn run_list(state: &AppState, p: &ListParams, admin: bool) -> Result<crate::cache::Page, Problem> {
+    let mut key = p.clone();
+    key.include_inactive = admin && p.include_inactive;
+    let generation = match state.listings.lookup(&key) {
+        crate::cache::Lookup::Hit(page) => return Ok(page),
+        crate::cache::Lookup::Miss(generation) => Some(generation),
+        crate::cache::Lookup::Bypass => None,
+    };
+    let page = std::sync::Arc::new(read_list(state, &key).await?);
+    if let Some(generation) = generation {
+        state.listings.keep(key, generation, page.clone());
+    }
+    Ok(page)
+}
+
+async fn read_list(state: &AppState, p: &ListParams) -> Result<(Vec<Product>, i64), Problem> {
     let query = match p.tsquery() {
         Some(None) => return Ok((Vec::new(), 0)), // only punctuation: nothing can match
         Some(Some(q)) => Some(q),
@@ -74,7 +90,7 @@ async fn run_list(state: &AppState, p: &ListParams, admin: bool) -> Result<(Vec<
         price_min: p.price_min,
         price_max: p.price_max,
         in_stock: p.in_stock,
-        include_inactive: admin && p.include_inactive,
+        include_inactive: p.include_inactive,
         sort: p.sort,
         limit: p.per_page,
         offset: (p.page - 1) * p.per_page,
@@ -97,7 +113,8 @@ pub async fn list(
     RawQuery(raw): RawQuery,
 ) -> Result<axum::Json<Page<Product>>, Problem> {
     let p = ListParams::parse(raw.as_deref())?;
-    let (items, total) = run_list(&state, &p, is_admin(user.as_ref())).await?;
+    let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
+    let (items, total) = (page.0.clone(), page.1);
     Ok(axum::Json(Page {
         items,
         page: p.page,
@@ -122,7 +139,8 @@ pub async fn search(
     }
     p.sort = products::Sort::Relevance;
     p.include_inactive = false;
-    let (results, total) = run_list(&state, &p, is_admin(user.as_ref())).await?;
+    let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
+    let (results, total) = (page.0.clone(), page.1);
     let request_id = headers
         .get(&shop_kit::observe::REQUEST_ID)
         .and_then(|v| v.to_str().ok())

@@ -104,7 +104,7 @@ pub async fn batch(db: &PgPool, ids: &[Uuid]) -> Result<Vec<Product>, sqlx::Erro
 }
 
 /// How a list is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Sort {
     /// Best text match first (`newest` without a query).
     Relevance,

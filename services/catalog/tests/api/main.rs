@@ -5,6 +5,7 @@
 mod admin;
 mod bad_input;
 mod browse;
+mod cache;
 mod ops;
 mod reservations;
 mod scopes;

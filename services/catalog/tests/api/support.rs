@@ -28,18 +28,21 @@ pub fn sign(keys: &TempKeys, sub: &str, role: &str) -> String {
     shop_testkit::token(keys, ISSUER, AUDIENCE, sub, role)
 }
 
+fn config(db: &TestDb, keys: &TempKeys) -> Config {
+    Config {
+        server: shop_testkit::server_config(),
+        database_url: SecretString::from(db.url.clone()),
+        database_max_connections: 20,
+        verifier: shop_testkit::verifier_config(keys, ISSUER, AUDIENCE),
+        low_stock_threshold: 5,
+    }
+}
+
 pub async fn spawn_app() -> TestApp {
     let db = shop_testkit::fresh_database().await;
     shop_kit::db::migrate(&db.pool, &shop_catalog::MIGRATOR).await.unwrap();
     let keys = shop_testkit::temp_keys();
-    let config = Config {
-        server: shop_testkit::server_config(),
-        database_url: SecretString::from(db.url.clone()),
-        database_max_connections: 20,
-        verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
-        low_stock_threshold: 5,
-    };
-    let server = shop_testkit::spawn(shop_catalog::build(config).await.unwrap());
+    let server = shop_testkit::spawn(shop_catalog::build(config(&db, &keys)).await.unwrap());
     let admin = sign(&keys, &uuid::Uuid::new_v4().to_string(), "admin");
     let customer = sign(&keys, &uuid::Uuid::new_v4().to_string(), "customer");
     let service = shop_testkit::service_token(&keys, ISSUER, AUDIENCE, ServiceName::Order);
@@ -63,6 +66,11 @@ pub fn pointers(body: &Value) -> Vec<String> {
 }
 
 impl TestApp {
+    /// A second catalog process on the same database (another replica).
+    pub async fn replica(&self) -> Spawned {
+        shop_testkit::spawn(shop_catalog::build(config(&self.db, &self.keys)).await.unwrap())
+    }
+
     pub fn url(&self, path: &str) -> String {
         self.server.url(path)
     }
