@@ -342,7 +342,18 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         let decision = match state.peers.reservation(id).await {
             Ok(Some(r)) if r.status == ReservationStatus::Reserved => (OrderStatus::Placed, None),
             Ok(Some(_)) => (OrderStatus::Rejected, Some("the reservation was released")),
-            Ok(None) => (OrderStatus::Rejected, Some(INTERRUPTED)),
+            // No reservation: bar the order at the catalog before giving up on it, so a
+            // reservation still on its way cannot take stock for a rejected order. If one
+            // arrived in between, the release gives its stock back.
+            Ok(None) => match state.peers.release(id).await {
+                Ok(false) => (OrderStatus::Rejected, Some(INTERRUPTED)),
+                Ok(true) => (OrderStatus::Rejected, Some("the reservation was released")),
+                Err(e) => {
+                    tracing::warn!(order_id = %id, error = %e, "catalog unreachable; order stays pending");
+                    state.metrics.swept("unreachable");
+                    continue;
+                }
+            },
             Err(e) => {
                 tracing::warn!(order_id = %id, error = %e, "catalog unreachable; order stays pending");
                 state.metrics.swept("unreachable");

@@ -189,6 +189,7 @@ pub async fn status(
 ) -> Result<axum::Json<Reservation>, Problem> {
     reservations::get(&state.db, order_id)
         .await?
+        .filter(|r| !reservations::is_barred(r))
         .map(axum::Json)
         .ok_or_else(|| Problem::not_found("no reservation for this order"))
 }

@@ -106,7 +106,9 @@ pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> R
     if !inserted {
         let existing = fetch(&mut *tx, order_id).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
-        return Ok(if existing.items == items {
+        // A barred order (see `release`) was decided without stock: it gets its `released`,
+        // empty reservation, as a replay of a reservation that has been released.
+        return Ok(if existing.items == items || is_barred(&existing) {
             Reserved::Replayed(existing)
         } else {
             Reserved::Conflict(existing)
@@ -163,7 +165,19 @@ pub enum Released {
     NotFound,
 }
 
+/// Whether `r` is the mark `release` leaves for an order that never reserved: `released`, with
+/// no items (a real reservation has at least one).
+pub fn is_barred(r: &Reservation) -> bool {
+    r.items.is_empty()
+}
+
 /// Gives the stock of `order_id`'s reservation back, exactly once.
+///
+/// An order that never reserved is `NotFound`, and is barred from then on: a `released`
+/// reservation without items is recorded in its place, so a reservation for it that arrives
+/// later (a request the order service gave up waiting for, delivered late) takes no stock and
+/// answers `released`. This closes the window in which the order service's sweeper rejects an
+/// order it found without a reservation while that reservation is still on its way.
 #[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.release", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Error> {
     let mut tx = db.begin().await?;
@@ -176,9 +190,34 @@ pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Erro
     .fetch_optional(&mut *tx)
     .await?;
     let Some(reservation) = released.map(Reservation::from) else {
-        let existing = fetch(&mut *tx, order_id).await?;
+        match fetch(&mut *tx, order_id).await? {
+            Some(existing) if is_barred(&existing) => {
+                tx.commit().await?;
+                return Ok(Released::NotFound);
+            }
+            Some(existing) => {
+                tx.commit().await?;
+                return Ok(Released::Already(existing));
+            }
+            None => {}
+        }
+        // Waits for a reservation of this order being written now; if that one commits, this
+        // inserts nothing and the release starts again to give its stock back.
+        let barred = sqlx::query(
+            "INSERT INTO reservations (order_id, status, items, reserved_by, released_at)
+             VALUES ($1, 'released', '[]', 'release', now()) ON CONFLICT (order_id) DO NOTHING",
+        )
+        .bind(order_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected()
+            == 1;
         tx.commit().await?;
-        return Ok(existing.map_or(Released::NotFound, Released::Already));
+        return if barred {
+            Ok(Released::NotFound)
+        } else {
+            Box::pin(release(db, order_id)).await
+        };
     };
     let (ids, qtys) = split(&reservation.items);
     // Same lock order as `reserve`.

@@ -286,3 +286,33 @@ async fn futures_join(tasks: Vec<tokio::task::JoinHandle<u16>>) -> Vec<u16> {
     }
     out
 }
+
+#[tokio::test]
+async fn an_order_released_before_it_reserved_can_never_take_stock() {
+    let app = spawn_app().await;
+    let p = app.product(json!({"stock": 4})).await;
+    let order = uuid::Uuid::new_v4().to_string();
+    let release = format!("/internal/reservations/{order}/release");
+    // The order service gives up on an order that never reserved: 404, and the order is barred.
+    problem(app.post_as(&app.service, &release, &json!({})).await, 404).await;
+    // Its reservation, arriving late, is answered as released, without items, taking nothing.
+    let late = app
+        .post_as(
+            &app.service,
+            "/internal/reservations",
+            &reserve_body(&order, &[(&p, 3)]),
+        )
+        .await;
+    let late = expect(late, 200).await;
+    assert_eq!(late["status"], "released", "{late}");
+    assert_eq!(late["items"], json!([]));
+    assert_eq!(app.stock_of(p["id"].as_str().unwrap()).await, 4);
+    // Still no reservation to show or release.
+    problem(
+        app.get_as(&app.service, &format!("/internal/reservations/{order}"))
+            .await,
+        404,
+    )
+    .await;
+    problem(app.post_as(&app.service, &release, &json!({})).await, 404).await;
+}

@@ -29,6 +29,29 @@ async fn catalog_unreachable_while_reserving_ends_rejected_without_stock_held() 
     assert_eq!(done["reason"], "checkout interrupted");
     assert_eq!(app.stock(p).await, 5, "no stock leaked");
     assert_eq!(app.cart(&me).await["items"][0]["qty"], 2, "the cart stays");
+
+    // The reservation the order gave up on arrives after all (a request delivered late): the
+    // sweeper barred the order at the catalog, so it takes no stock and answers `released`.
+    let late = app
+        .http
+        .post(app.catalog.url("/internal/reservations"))
+        .bearer_auth(&app.service)
+        .json(&serde_json::json!({"order_id": id, "items": [{"product_id": p, "qty": 2}]}))
+        .send()
+        .await
+        .unwrap();
+    let late = expect(late, 200).await;
+    assert_eq!(late["status"], "released", "{late}");
+    assert_eq!(late["items"], serde_json::json!([]), "{late}");
+    assert_eq!(app.stock(p).await, 5, "a late reservation takes no stock");
+    let status = app
+        .http
+        .get(app.catalog.url(&format!("/internal/reservations/{id}")))
+        .bearer_auth(&app.service)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status.status(), 404, "the order never had a reservation");
 }
 
 #[tokio::test]
