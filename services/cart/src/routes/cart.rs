@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use rust_decimal::Decimal;
 use shop_api::openapi::KIT_STATUSES;
-use shop_api::{BearerAuth, Cart, Line, LineRequest, RemoveRequest};
+use shop_api::{BearerAuth, Cart, Line, LineRequest, Product, RemoveRequest};
 use shop_kit::Problem;
 use shop_kit::auth::{AuthUser, ServiceScope, scope};
 use shop_kit::extract::{Json, Path};
@@ -31,9 +31,9 @@ pub fn router() -> Router<AppState> {
         .route("/internal/carts/{user_id}/clear", post(internal_clear))
 }
 
+/// The cart of `user`, priced from the catalog (one call).
 async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
     let lines = state.store.get(user).await?;
-    let units = lines.iter().map(|(_, q)| q).sum();
     let ids: Vec<Uuid> = lines.iter().map(|(id, _)| *id).collect();
     let products = match state.catalog.products(&ids).await {
         Ok(p) => Some(p),
@@ -42,6 +42,24 @@ async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
             None
         }
     };
+    Ok(priced(user, lines, products))
+}
+
+/// The cart of `user` after a change, priced with `products` when they cover every line (they
+/// were read for the change, before it); otherwise read again.
+async fn view_after(state: &AppState, user: Uuid, products: Vec<Product>) -> Result<Cart, Problem> {
+    let lines = state.store.get(user).await?;
+    if lines.iter().all(|(id, _)| products.iter().any(|p| p.id == *id)) {
+        Ok(priced(user, lines, Some(products)))
+    } else {
+        // Another request added a product in between.
+        view(state, user).await
+    }
+}
+
+/// `lines` with the catalog's `products` (`None`: the catalog could not be asked).
+fn priced(user: Uuid, lines: Vec<(Uuid, i64)>, products: Option<Vec<Product>>) -> Cart {
+    let units = lines.iter().map(|(_, q)| q).sum();
     let mut total = Decimal::ZERO;
     let items = lines
         .into_iter()
@@ -64,13 +82,13 @@ async fn view(state: &AppState, user: Uuid) -> Result<Cart, Problem> {
             }
         })
         .collect();
-    Ok(Cart {
+    Cart {
         user_id: user,
         items,
         priced: products.is_some(),
         total: products.map(|_| total),
         units,
-    })
+    }
 }
 
 /// The signed-in user's cart: `GET /cart`.
@@ -79,16 +97,21 @@ pub async fn show(State(state): State<AppState>, user: AuthUser) -> Result<axum:
     Ok(axum::Json(view(&state, user.id).await?))
 }
 
-/// Refuses products the catalog does not sell (unknown or inactive).
-async fn sellable(state: &AppState, product: Uuid) -> Result<(), Problem> {
-    let found = state.catalog.products(&[product]).await.map_err(|e| {
+/// Refuses products the catalog does not sell (unknown or inactive). In the same call it reads
+/// the other products of the cart, so the answer is priced without a second one.
+async fn sellable(state: &AppState, user: Uuid, product: Uuid) -> Result<Vec<Product>, Problem> {
+    let mut ids: Vec<Uuid> = state.store.get(user).await?.into_iter().map(|(id, _)| id).collect();
+    if !ids.contains(&product) {
+        ids.push(product);
+    }
+    let found = state.catalog.products(&ids).await.map_err(|e| {
         tracing::warn!(error = %e, "catalog unavailable");
         Problem::unavailable("the catalog is unavailable; try again shortly")
     })?;
-    match found.first() {
+    match found.iter().find(|p| p.id == product) {
         None => Err(Problem::invalid("/product_id", "no such product")),
         Some(p) if !p.is_active => Err(Problem::invalid("/product_id", "this product is no longer sold")),
-        Some(_) => Ok(()),
+        Some(_) => Ok(found),
     }
 }
 
@@ -122,13 +145,13 @@ pub async fn add(
             format!("must be from 1 to {}", limits.max_qty),
         ));
     }
-    sellable(&state, req.product_id).await?;
+    let products = sellable(&state, user.id, req.product_id).await?;
     outcome(
         state.store.add(user.id, req.product_id, req.qty).await?,
         limits.max_lines,
         limits.max_qty,
     )?;
-    Ok(axum::Json(view(&state, user.id).await?))
+    Ok(axum::Json(view_after(&state, user.id, products).await?))
 }
 
 /// Sets a line's quantity; 0 removes it: `POST /cart/set`.
@@ -146,15 +169,20 @@ pub async fn set(
             format!("must be from 0 to {}", limits.max_qty),
         ));
     }
-    if req.qty > 0 {
-        sellable(&state, req.product_id).await?;
-    }
+    let products = if req.qty > 0 {
+        Some(sellable(&state, user.id, req.product_id).await?)
+    } else {
+        None
+    };
     outcome(
         state.store.set(user.id, req.product_id, req.qty).await?,
         limits.max_lines,
         limits.max_qty,
     )?;
-    Ok(axum::Json(view(&state, user.id).await?))
+    Ok(axum::Json(match products {
+        Some(products) => view_after(&state, user.id, products).await?,
+        None => view(&state, user.id).await?,
+    }))
 }
 
 /// Removes a line: `POST /cart/remove`.
@@ -176,13 +204,16 @@ pub async fn clear(State(state): State<AppState>, user: AuthUser) -> Result<Stat
 }
 
 /// A user's cart, for the order service: `GET /internal/carts/{user_id}` (service, `cart:read`).
+/// The quantities only (`priced: false`): order prices what it reserves, so asking the catalog
+/// here would be a call for nothing.
 #[utoipa::path(get, path = "/internal/carts/{user_id}", tag = "internal", responses((status = 200, body = Cart), (status = 403, description = "not a service token, or no `cart:read`")), security(("bearer" = ["cart:read"])))]
 pub async fn internal_show(
     State(state): State<AppState>,
     _svc: ServiceScope<scope::CartRead>,
     Path(user): Path<Uuid>,
 ) -> Result<axum::Json<Cart>, Problem> {
-    Ok(axum::Json(view(&state, user).await?))
+    let lines = state.store.get(user).await?;
+    Ok(axum::Json(priced(user, lines, None)))
 }
 
 /// Empties a user's cart after checkout: `POST /internal/carts/{user_id}/clear` (service,

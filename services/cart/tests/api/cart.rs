@@ -1,6 +1,6 @@
 //! The cart API: lines, limits, pricing, ownership, the internal routes, and failing stores.
 
-use serde_json::json;
+use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -321,4 +321,59 @@ async fn carts_slide_their_expiry() {
     app.get(&me.token, "/cart").await;
     let ttl: i64 = redis::cmd("PTTL").arg(&key).query_async(&mut conn).await.unwrap();
     assert!(ttl > 29 * 24 * 3600 * 1000, "reading the cart renews 30 days: {ttl}");
+}
+
+/// Requests the catalog has served on its batch routes (its own `http_requests_total`).
+async fn catalog_batches(app: &TestApp) -> f64 {
+    let text = app
+        .http
+        .get(app.catalog.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains("/products/batch\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn an_add_asks_the_catalog_once_and_the_order_services_read_never() {
+    let app = spawn_app().await;
+    let first = app.product("2.00", 10, true).await;
+    let second = app.product("3.50", 10, true).await;
+    let me = app.shopper();
+    app.post(&me.token, "/cart/add", &json!({"product_id": first["id"], "qty": 1}))
+        .await;
+
+    // Adding to a cart that already holds a product: one catalog call checks the new one and
+    // prices the whole answer.
+    let before = catalog_batches(&app).await;
+    let cart = json(
+        app.post(&me.token, "/cart/add", &json!({"product_id": second["id"], "qty": 2}))
+            .await,
+    )
+    .await;
+    assert_eq!(catalog_batches(&app).await - before, 1.0);
+    assert_eq!(cart["priced"], true);
+    assert_eq!(cart["total"], "9.00", "{cart}");
+    assert_eq!(cart["items"].as_array().unwrap().len(), 2);
+
+    // The order service's read: quantities only, no catalog call.
+    let before = catalog_batches(&app).await;
+    let seen = json(app.get(&app.service, &format!("/internal/carts/{}", me.id)).await).await;
+    assert_eq!(catalog_batches(&app).await, before);
+    assert_eq!(seen["priced"], false);
+    assert_eq!(seen["units"], 3);
+    let line = seen["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["product_id"] == second["id"])
+        .unwrap_or_else(|| panic!("{seen}"));
+    assert_eq!(line["qty"], 2);
+    assert_eq!(line["unit_price"], Value::Null, "{seen}");
 }
