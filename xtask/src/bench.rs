@@ -23,6 +23,8 @@
 //! unit, check out" at a given concurrency (orders/s, checkout p50/p99), then race 200 users for
 //! a product with stock 50 (oversell, which must be 0, and the final stock); prints each
 //! service's peak resident memory.
+//!
+//! `shop`: the shopper mix on goose through the gateway; see `bench_shop.rs`.
 
 use std::fs;
 use std::time::Duration;
@@ -37,6 +39,9 @@ use crate::tools;
 // `cargo xtask bench gateway` (its own file to keep this one short).
 #[path = "bench_gateway.rs"]
 mod gateway;
+// `cargo xtask bench shop`.
+#[path = "bench_shop.rs"]
+mod shop;
 
 const PROFILE: &str = "release";
 
@@ -47,6 +52,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
         Some("catalog") => catalog(&args[1..]),
         Some("order") => order(&args[1..]),
         Some("gateway") => gateway::run(&args[1..]),
+        Some("shop") => shop::run(&args[1..]),
         // The operator benchmarks itself against its in-memory API server; no stack needed.
         Some("operator") => proc::run_ok(proc::cargo().args([
             "run",
@@ -60,7 +66,7 @@ pub(crate) fn run(args: &[String]) -> Result<()> {
             "bench",
         ])),
         _ => bail!(
-            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench order [--concurrency C] [--seconds S] [--users N]\n       cargo xtask bench gateway [--concurrency C] [--seconds S]\n       cargo xtask bench operator"
+            "usage: cargo xtask bench auth [--concurrency C] [--requests N] [--seconds S]\n       cargo xtask bench catalog [--concurrency C] [--seconds S] [--products N]\n       cargo xtask bench order [--concurrency C] [--seconds S] [--users N]\n       cargo xtask bench gateway [--concurrency C] [--seconds S]\n       cargo xtask bench shop [--seconds S] [--users N] [--host URL] [-- shop-bench shop options]\n       cargo xtask bench operator"
         ),
     }
 }
@@ -351,13 +357,35 @@ fn catalog(args: &[String]) -> Result<()> {
     );
 
     let base = instance.url();
-    let list_rps = http_load(
-        &stack,
-        "catalog_list",
-        &[format!("{base}/products?category={category}&per_page=20")],
-        concurrency,
-        seconds,
-    )?;
+    // The listing as shoppers browse it: every category, the first three pages, two orders.
+    let slugs = stack.psql("catalog", "SELECT slug FROM categories ORDER BY slug")?;
+    let mut list_urls = Vec::new();
+    for slug in slugs.lines().map(str::trim).filter(|s| !s.is_empty()) {
+        for page in 1..=3 {
+            for sort in ["newest", "price_asc"] {
+                list_urls.push(format!(
+                    "{base}/products?category={slug}&page={page}&per_page=20&sort={sort}"
+                ));
+            }
+        }
+    }
+    let list_rps = http_load(&stack, "catalog_list", &list_urls, concurrency, seconds)?;
+    let search_urls: Vec<String> = [
+        "wool",
+        "sweater",
+        "generated",
+        "product%2012",
+        "item%207",
+        "tea",
+        "lamp",
+        "book",
+        "garden",
+        "cotton",
+    ]
+    .iter()
+    .map(|q| format!("{base}/search?query={q}"))
+    .collect();
+    let search_rps = http_load(&stack, "catalog_search", &search_urls, concurrency, seconds)?;
     let get_urls: Vec<String> = ids.iter().map(|id| format!("{base}/products/{id}")).collect();
     let get_rps = http_load(&stack, "catalog_get", &get_urls, concurrency, seconds)?;
     let peak = memory_kib(service.pid(), "VmHWM")?;
@@ -388,6 +416,11 @@ fn catalog(args: &[String]) -> Result<()> {
     );
     let list_pg = pgbench(&tools, &stack, "pgbench_list", &list_sql, concurrency, seconds)?;
     let get_pg = pgbench(&tools, &stack, "pgbench_get", &get_sql, concurrency, seconds)?;
+    println!(
+        "{{\"bench\":\"catalog_aims\",\"products\":{},\"list_per_second\":{list_rps:.0},\"aim_list_per_second\":5000,\
+         \"search_per_second\":{search_rps:.0},\"aim_search_per_second\":1500,\"get_per_second\":{get_rps:.0}}}",
+        extra + 36
+    );
     println!(
         "{{\"bench\":\"catalog_vs_pgbench\",\"list_ratio\":{:.2},\"get_ratio\":{:.2},\"aim_list_ratio\":0.5}}",
         list_rps / list_pg,

@@ -13,7 +13,12 @@
 //!   then C workers add one unit to their cart and check out for S seconds (orders/s, checkout
 //!   p50/p99); then U users race for a product with stock K (placed, rejected, oversell, final
 //!   stock). Two JSON lines.
+//! - `shop --host URL [options] [goose options]`: the shopper mix ([`shop`]): browsing and
+//!   buying sessions through the gateway's public API on goose; per-step requests/s and
+//!   percentiles, orders placed and rejected, an HTML report. Text, then one JSON line.
 #![allow(clippy::print_stdout)] // A benchmark prints its numbers.
+
+mod shop;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -103,11 +108,13 @@ fn main() -> anyhow::Result<()> {
                 .build()?;
             rt.block_on(checkout(&urls, &options))
         }
+        Some("shop") => shop::run(&args[1..]),
         _ => bail!(
             "usage: shop-bench verify [--seconds N] | login --url URL --email E --password P [--concurrency C] \
              [--requests N] | get --name NAME --urls-file FILE [--concurrency C] [--seconds S] | checkout \
              --auth URL --catalog URL --cart URL --order URL --admin-email E --admin-password P [--users N] \
-             [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K]"
+             [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K] | shop --host URL \
+             [--help for its options]"
         ),
     }
 }
