@@ -56,7 +56,12 @@ pub struct SearchResults {
     pub request_id: String,
     /// Best match first.
     pub results: Vec<Product>,
+    /// How many match; a lower bound when `total_exact` is false (see [`crate::page::COUNT_BOUND`]).
     pub total: i64,
+    /// Present, and `false`, only when `total` is a lower bound.
+    #[serde(default = "crate::page::exact", skip_serializing_if = "crate::page::is_exact")]
+    #[schema(default = true)]
+    pub total_exact: bool,
 }
 
 /// A product running out (the order service's admin stats show these).

@@ -19,8 +19,26 @@ pub struct Page<T> {
     /// The page number, from 1.
     pub page: i64,
     pub per_page: i64,
-    /// How many items match, over all pages.
+    /// How many items match, over all pages; a lower bound when `total_exact` is false.
     pub total: i64,
+    /// Present, and `false`, only when `total` is a lower bound: the catalog counts at most
+    /// [`COUNT_BOUND`] products of a listing, since counting more would cost more than the
+    /// page itself.
+    #[serde(default = "exact", skip_serializing_if = "is_exact")]
+    #[schema(default = true)]
+    pub total_exact: bool,
+}
+
+/// The most matches a product listing counts exactly.
+pub const COUNT_BOUND: i64 = 1000;
+
+pub(crate) fn exact() -> bool {
+    true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)] // serde's `skip_serializing_if` passes a reference.
+pub(crate) fn is_exact(exact: &bool) -> bool {
+    *exact
 }
 
 impl<T> Page<T> {
@@ -31,6 +49,7 @@ impl<T> Page<T> {
             page: paging.page,
             per_page: paging.per_page,
             total,
+            total_exact: true,
         }
     }
 

@@ -114,12 +114,13 @@ pub async fn list(
 ) -> Result<axum::Json<Page<Product>>, Problem> {
     let p = ListParams::parse(raw.as_deref())?;
     let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
-    let (items, total) = (page.0.clone(), page.1);
+    let (items, counted) = (page.0.clone(), page.1);
     Ok(axum::Json(Page {
         items,
         page: p.page,
         per_page: p.per_page,
-        total,
+        total: counted.min(shop_api::page::COUNT_BOUND),
+        total_exact: counted <= shop_api::page::COUNT_BOUND,
     }))
 }
 
@@ -140,7 +141,7 @@ pub async fn search(
     p.sort = products::Sort::Relevance;
     p.include_inactive = false;
     let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
-    let (results, total) = (page.0.clone(), page.1);
+    let (results, counted) = (page.0.clone(), page.1);
     let request_id = headers
         .get(&shop_kit::observe::REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -149,7 +150,8 @@ pub async fn search(
     Ok(axum::Json(SearchResults {
         request_id,
         results,
-        total,
+        total: counted.min(shop_api::page::COUNT_BOUND),
+        total_exact: counted <= shop_api::page::COUNT_BOUND,
     }))
 }
 

@@ -161,7 +161,9 @@ fn push_where(q: &mut QueryBuilder<Postgres>, f: &Filter) {
     }
 }
 
-/// A page of products and the total that match.
+/// A page of products and how many match: exactly up to [`shop_api::page::COUNT_BOUND`], else
+/// that bound plus one (the caller reports it as a lower bound). Counting every match of a big
+/// category scans it; counting to the bound costs about as much as the page.
 #[tracing::instrument(target = "shop::span", level = "debug", name = "db products.list", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn list(db: &PgPool, f: &Filter) -> Result<(Vec<Product>, i64), sqlx::Error> {
     let mut q = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM products p"));
@@ -191,8 +193,11 @@ pub async fn list(db: &PgPool, f: &Filter) -> Result<(Vec<Product>, i64), sqlx::
         .push(" OFFSET ")
         .push_bind(f.offset);
     let items = products(q.build_query_as::<ProductRow>().fetch_all(db).await?);
-    let mut c = QueryBuilder::new("SELECT count(*) FROM products p");
+    let mut c = QueryBuilder::new("SELECT count(*) FROM (SELECT 1 FROM products p");
     push_where(&mut c, f);
+    c.push(" LIMIT ")
+        .push_bind(shop_api::page::COUNT_BOUND + 1)
+        .push(") AS matches");
     let total: i64 = c.build_query_scalar().fetch_one(db).await?;
     Ok((items, total))
 }

@@ -302,3 +302,38 @@ async fn an_unchanged_listing_or_product_is_not_sent_twice() {
     let (status, tag, _) = conditional_get(&app, "/products/00000000-0000-0000-0000-000000000000", None).await;
     assert_eq!((status, tag.as_str()), (404, ""));
 }
+
+#[tokio::test]
+async fn a_big_listing_counts_to_a_bound_and_says_so() {
+    let app = spawn_app().await;
+    app.product(json!({"sku": "ONE-1", "name": "Lonely teapot"})).await;
+    sqlx::query(
+        "INSERT INTO products (id, sku, name, description, price, stock)
+         SELECT gen_random_uuid(), 'BULK-' || g, 'Bulk item ' || g, '', 1.00, 1 FROM generate_series(1, 1005) g",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let bound = shop_api::page::COUNT_BOUND;
+    // More matches than the bound: the bound, marked as a lower bound.
+    let all = json(app.get("/products").await).await;
+    assert_eq!(all["total"], bound, "{}", all["total"]);
+    assert_eq!(all["total_exact"], false);
+    assert_eq!(all["items"].as_array().unwrap().len(), 20);
+    let found = json(app.get("/search?query=bulk").await).await;
+    assert_eq!(
+        (found["total"].as_i64(), found["total_exact"].as_bool()),
+        (Some(bound), Some(false))
+    );
+    // Fewer: the exact count, and no marker (as every other list).
+    let one = json(app.get("/products?q=teapot").await).await;
+    assert_eq!(one["total"], 1);
+    assert!(one.get("total_exact").is_none(), "{one}");
+    // Pages past the bound are still served.
+    let deep = json(app.get("/products?page=51&per_page=20").await).await;
+    assert_eq!(
+        deep["items"].as_array().unwrap().len(),
+        6,
+        "1006 products: page 51 holds the last 6"
+    );
+}

@@ -48,6 +48,7 @@ home-found = { $count ->
     [one] { $count } product
    *[other] { $count } products
 }
+home-found-more = More than { $count } products
 stock-in = In stock
 stock-low = { $count ->
     [one] Only { $count } left

@@ -49,6 +49,7 @@ home-found = { $count ->
     [few] { $count } товара
    *[many] { $count } товаров
 }
+home-found-more = Больше { $count } товаров
 stock-in = В наличии
 stock-low = { $count ->
     [one] Осталась { $count } штука

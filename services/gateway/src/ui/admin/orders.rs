@@ -130,6 +130,7 @@ pub async fn list(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
         page: filters.page,
         per_page: PER_PAGE,
         total: 0,
+        total_exact: true,
     };
     if errors.is_empty() && !nobody {
         let path = format!(

@@ -155,7 +155,7 @@ async fn low_stock(ctx: &Ctx, filters: &ListFilters) -> Result<(Page<Product>, b
     };
     let first = ctx.get::<Page<Product>>(Upstream::Catalog, &path(1)).await?;
     let pages = first.pages().min(LOW_STOCK_SCAN / 100);
-    let truncated = first.total > LOW_STOCK_SCAN;
+    let truncated = first.total > LOW_STOCK_SCAN || !first.total_exact;
     let mut all = first.items;
     let rest = futures::future::join_all((2..=pages).map(|n| {
         let path = path(n);
@@ -179,6 +179,7 @@ async fn low_stock(ctx: &Ctx, filters: &ListFilters) -> Result<(Page<Product>, b
             page: filters.page,
             per_page: PER_PAGE,
             total,
+            total_exact: true,
         },
         truncated,
     ))

@@ -90,6 +90,8 @@ struct Home<'a> {
     products: Vec<Product>,
     state: State,
     total: i64,
+    /// `false` when `total` is the catalog's counting bound, not the count.
+    total_exact: bool,
     pages: i64,
 }
 
@@ -160,9 +162,9 @@ pub async fn home(ctx: Ctx, query: Result<Query<HomeQuery>, QueryRejection>) -> 
         Err(ApiError::Problem(p)) if p.status == 422 || p.status == 400 => (State::BadFilter, None),
         Err(_) => (State::Unavailable, None),
     };
-    let (products, total, pages) = page.map_or((Vec::new(), 0, 1), |p| {
+    let (products, total, total_exact, pages) = page.map_or((Vec::new(), 0, true, 1), |p| {
         let pages = p.pages();
-        (p.items, p.total, pages)
+        (p.items, p.total, p.total_exact, pages)
     });
     let unavailable = state == State::Unavailable;
     let mut answer = ctx.render(
@@ -173,6 +175,7 @@ pub async fn home(ctx: Ctx, query: Result<Query<HomeQuery>, QueryRejection>) -> 
             products,
             state,
             total,
+            total_exact,
             pages,
         }
         .render(),
