@@ -46,6 +46,15 @@ pub struct LineRequest {
     pub qty: i64,
 }
 
+/// `POST /internal/carts/{user_id}/take` and `…/restore`: the checkout holding the cart, named
+/// by its `Idempotency-Key`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct HeldCart {
+    /// 1 to 128 printable ASCII characters.
+    pub key: String,
+}
+
 /// `POST /cart/remove`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

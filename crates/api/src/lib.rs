@@ -28,7 +28,7 @@ pub mod page;
 pub mod patch;
 pub mod preferences;
 
-pub use cart::{Cart, Line, LineRequest, RemoveRequest};
+pub use cart::{Cart, HeldCart, Line, LineRequest, RemoveRequest};
 pub use catalog::{
     BatchRequest, BatchResponse, Category, CreateCategory, CreateProduct, CreateTemplate, Images, LowStock, Product,
     Reservation, ReservationItem, ReservationStatus, ReserveItem, ReserveRequest, SearchResults, Shortfall,

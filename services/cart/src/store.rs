@@ -30,6 +30,37 @@ redis.call('PEXPIRE', key, ttl_ms)
 return new
 ";
 
+/// Takes a cart for a checkout: moves `cart:{user}` to the checkout's held copy and returns its
+/// lines; once held, the same checkout gets the held lines again (retries of one checkout see
+/// one cart). KEYS: the cart, the held copy. ARGV: the held copy's expiry (ms).
+const TAKE: &str = r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return redis.call('HGETALL', KEYS[2]) end
+local lines = redis.call('HGETALL', KEYS[1])
+if #lines > 0 then
+  redis.call('RENAME', KEYS[1], KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[1])
+end
+return lines
+";
+
+/// Puts a held cart back into the cart (which may have gained lines since), within the limits,
+/// once. KEYS: the cart, the held copy. ARGV: max qty, max lines, the cart's expiry (ms).
+/// Returns how many lines came back.
+const RESTORE: &str = r"
+local held = redis.call('HGETALL', KEYS[2])
+if #held == 0 then return 0 end
+local max_qty, max_lines, ttl_ms = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, #held, 2 do
+  local current = tonumber(redis.call('HGET', KEYS[1], held[i]) or '0')
+  if current > 0 or redis.call('HLEN', KEYS[1]) < max_lines then
+    redis.call('HSET', KEYS[1], held[i], math.min(current + tonumber(held[i + 1]), max_qty))
+  end
+end
+redis.call('DEL', KEYS[2])
+redis.call('PEXPIRE', KEYS[1], ttl_ms)
+return #held / 2
+";
+
 /// What a line change came to.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Changed {
@@ -47,10 +78,26 @@ pub struct CartStore {
     redis: Redis,
     limits: Limits,
     change: std::sync::Arc<Script>,
+    take: std::sync::Arc<Script>,
+    restore: std::sync::Arc<Script>,
 }
 
 fn key(user: Uuid) -> String {
     format!("cart:{user}")
+}
+
+/// The copy of a cart held by the checkout `checkout` (its idempotency key).
+fn held_key(user: Uuid, checkout: &str) -> String {
+    format!("cart:{user}:held:{checkout}")
+}
+
+fn parse_lines(flat: Vec<String>) -> Vec<(Uuid, i64)> {
+    let mut lines: Vec<(Uuid, i64)> = flat
+        .chunks_exact(2)
+        .filter_map(|pair| Some((Uuid::parse_str(&pair[0]).ok()?, pair[1].parse().ok()?)))
+        .collect();
+    lines.sort();
+    lines
 }
 
 impl CartStore {
@@ -60,6 +107,8 @@ impl CartStore {
             redis,
             limits,
             change: std::sync::Arc::new(Script::new(CHANGE_LINE)),
+            take: std::sync::Arc::new(Script::new(TAKE)),
+            restore: std::sync::Arc::new(Script::new(RESTORE)),
         }
     }
 
@@ -128,6 +177,36 @@ impl CartStore {
         let mut conn = self.redis.conn().await?;
         let _: i64 = conn.hdel(key(user), product.to_string()).await?;
         Ok(())
+    }
+
+    /// Takes the cart for the checkout `checkout`: its lines, now held apart from the cart (which
+    /// is empty, or holds what was added since). The same checkout gets the same lines again.
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.take", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
+    pub async fn take(&self, user: Uuid, checkout: &str) -> Result<Vec<(Uuid, i64)>, redis::RedisError> {
+        let mut conn = self.redis.conn().await?;
+        let flat: Vec<String> = self
+            .take
+            .key(key(user))
+            .key(held_key(user, checkout))
+            .arg(self.ttl_ms())
+            .invoke_async(&mut conn)
+            .await?;
+        Ok(parse_lines(flat))
+    }
+
+    /// Puts the lines held by `checkout` back into the cart (a checkout that did not place an
+    /// order); how many lines came back (0: nothing held, or already restored).
+    #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.restore", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
+    pub async fn restore(&self, user: Uuid, checkout: &str) -> Result<i64, redis::RedisError> {
+        let mut conn = self.redis.conn().await?;
+        self.restore
+            .key(key(user))
+            .key(held_key(user, checkout))
+            .arg(self.limits.max_qty)
+            .arg(self.limits.max_lines)
+            .arg(self.ttl_ms())
+            .invoke_async(&mut conn)
+            .await
     }
 
     /// Empties a cart.

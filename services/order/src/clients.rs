@@ -155,6 +155,28 @@ impl Peers {
         Ok(resp.json::<Cart>().await?.items)
     }
 
+    /// Takes a user's cart for the checkout `key` (see cart's `…/take`): its lines, held apart.
+    pub async fn take_cart(&self, user: Uuid, key: &str) -> Result<Vec<Line>, Unreachable> {
+        let url = format!("{}/internal/carts/{user}/take", self.cart);
+        let body = shop_api::HeldCart { key: key.to_owned() };
+        let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("cart take: {}", resp.status())));
+        }
+        Ok(resp.json::<Cart>().await?.items)
+    }
+
+    /// Puts the cart the checkout `key` took back (it placed no order).
+    pub async fn restore_cart(&self, user: Uuid, key: &str) -> Result<(), Unreachable> {
+        let url = format!("{}/internal/carts/{user}/restore", self.cart);
+        let body = shop_api::HeldCart { key: key.to_owned() };
+        let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("cart restore: {}", resp.status())));
+        }
+        Ok(())
+    }
+
     /// Empties a user's cart.
     pub async fn clear_cart(&self, user: Uuid) -> Result<(), Unreachable> {
         let url = format!("{}/internal/carts/{user}/clear", self.cart);

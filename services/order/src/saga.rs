@@ -1,7 +1,8 @@
 //! The checkout saga and the sweeper that finishes what a crash interrupted.
 //!
-//! Checkout: read the cart → price it from the catalog → write the order `pending` → reserve
-//! the stock keyed by the order id → `placed` (and clear the cart) or `rejected`. When the
+//! Checkout: take the cart (held apart under the checkout's key) → price it from the catalog →
+//! write the order `pending` → reserve the stock keyed by the order id → `placed`, or
+//! `rejected` and the cart given back. When the
 //! reservation's outcome is unknown (catalog unreachable, 5xx, a timeout) the order stays
 //! `pending` and the sweeper asks the catalog later. Every status change is conditional on
 //! the status it leaves, so whoever comes second (checkout or sweeper) sees the first's
@@ -60,13 +61,13 @@ async fn replay(state: &AppState, existing: OrderRow, cart_fingerprint: Option<&
 }
 
 async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Outcome, Problem> {
-    let existing = store::by_key(&state.db, buyer.id, key.as_str()).await?;
-    let cart = state
-        .peers
-        .cart(buyer.id)
-        .instrument(step("checkout: read the cart"))
-        .await;
-    if let Some(existing) = existing {
+    if let Some(existing) = store::by_key(&state.db, buyer.id, key.as_str()).await? {
+        // A retry: compare with the cart as it is now, without taking it.
+        let cart = state
+            .peers
+            .cart(buyer.id)
+            .instrument(step("checkout: read the cart"))
+            .await;
         let fp = match &cart {
             Ok(lines) if !lines.is_empty() => Some(fingerprint(&pairs(lines))),
             // Unreadable or empty cart: the key alone identifies the checkout.
@@ -74,17 +75,47 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
         };
         return replay(state, existing, fp.as_deref()).await;
     }
-    let lines = cart.map_err(|e| {
-        tracing::warn!(error = %e, "cart unavailable at checkout");
-        state.metrics.failure("cart_unavailable");
-        Problem::unavailable("the cart is unavailable; try again shortly")
-    })?;
+    // The cart is taken for this checkout (held apart under its key): a placed order needs no
+    // call to clear it, and a checkout that places nothing gives it back.
+    let lines = state
+        .peers
+        .take_cart(buyer.id, key.as_str())
+        .instrument(step("checkout: take the cart"))
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "cart unavailable at checkout");
+            state.metrics.failure("cart_unavailable");
+            Problem::unavailable("the cart is unavailable; try again shortly")
+        })?;
     if lines.is_empty() {
+        // A concurrent retry of this checkout may have taken the cart and written the order.
+        if let Some(existing) = store::by_key(&state.db, buyer.id, key.as_str()).await? {
+            return replay(state, existing, None).await;
+        }
         state.metrics.failure("empty_cart");
         return Err(Problem::invalid("/cart", "the cart is empty"));
     }
-    let fp = fingerprint(&pairs(&lines));
-    let items = price(state, &lines).instrument(step("checkout: price")).await?;
+    let (result, give_back) = match from_cart(state, buyer, key, &lines).await {
+        Ok((outcome, give_back)) => (Ok(outcome), give_back),
+        Err(problem) => (Err(problem), true),
+    };
+    if give_back && let Err(e) = state.peers.restore_cart(buyer.id, key.as_str()).await {
+        // The held copy stays in Redis; the sweeper tries again if the order ends rejected.
+        tracing::warn!(error = %e, "cannot give the cart back after a checkout that placed nothing");
+    }
+    result
+}
+
+/// The checkout of the taken cart `lines`; whether to give the cart back (no order placed by
+/// this request: refused, rejected or pending).
+async fn from_cart(
+    state: &AppState,
+    buyer: &Buyer,
+    key: &IdempotencyKey,
+    lines: &[Line],
+) -> Result<(Outcome, bool), Problem> {
+    let fp = fingerprint(&pairs(lines));
+    let items = price(state, lines).instrument(step("checkout: price")).await?;
     let total: Decimal = items.iter().map(|i| i.subtotal).sum();
     let id = Uuid::now_v7();
     let new = NewOrder {
@@ -101,11 +132,11 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
         .instrument(step("checkout: record the order"))
         .await?
     else {
-        // A concurrent request with the same key won the insert.
+        // A concurrent request with the same key won the insert; it decides about the cart.
         let existing = store::by_key(&state.db, buyer.id, key.as_str())
             .await?
             .ok_or_else(|| Problem::internal(anyhow::anyhow!("order with key vanished")))?;
-        return replay(state, existing, Some(&fp)).await;
+        return Ok((replay(state, existing, Some(&fp)).await?, false));
     };
     state.metrics.order(OrderStatus::Pending);
     let reserve: Vec<ReserveItem> = items
@@ -125,11 +156,12 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
             if state.config.fault_after_reserve {
                 tracing::warn!(order_id = %id, "ORDER_FAULT_AFTER_RESERVE: stopping after the reservation");
                 state.metrics.failure("fault_injected");
-                return Ok((StatusCode::ACCEPTED, store::order(&state.db, row).await?));
+                // As a crash would: the cart stays taken until the sweeper decides.
+                return Ok(((StatusCode::ACCEPTED, store::order(&state.db, row).await?), false));
             }
             (
                 StatusCode::CREATED,
-                place(state, id, buyer.id)
+                place(state, id)
                     .instrument(step("checkout: place"))
                     .await?
                     .unwrap_or(row),
@@ -179,7 +211,8 @@ async fn run(state: &AppState, buyer: &Buyer, key: &IdempotencyKey) -> Result<Ou
     } else {
         status
     };
-    Ok((status, store::order(&state.db, row).await?))
+    let give_back = row.status != OrderStatus::Placed;
+    Ok(((status, store::order(&state.db, row).await?), give_back))
 }
 
 /// A step of the saga: a span of the checkout's trace while traces are exported.
@@ -239,13 +272,11 @@ async fn price(state: &AppState, lines: &[Line]) -> Result<Vec<Item>, Problem> {
 
 /// `pending` → `placed`, then clears the cart (best effort). When the order was decided
 /// meanwhile (the sweeper rejected it), the stock it no longer needs goes back.
-async fn place(state: &AppState, id: Uuid, user: Uuid) -> Result<Option<OrderRow>, Problem> {
+async fn place(state: &AppState, id: Uuid) -> Result<Option<OrderRow>, Problem> {
     match store::resolve(&state.db, id, OrderStatus::Placed, None).await? {
         Some(row) => {
+            // The cart was taken for this checkout: nothing to clear.
             state.metrics.placed(row.total, &row.currency);
-            if let Err(e) = state.peers.clear_cart(user).await {
-                tracing::warn!(order_id = %id, error = %e, "order placed but the cart could not be cleared");
-            }
             Ok(Some(row))
         }
         None => {
@@ -331,14 +362,14 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
     let grace = state.config.sweep_grace.max(Duration::from_secs(1));
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     let mut tx = state.db.begin().await?;
-    let pending: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT id, user_id FROM orders WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1 / 1000.0)
+    let pending: Vec<(Uuid, Uuid, String)> = sqlx::query_as(
+        "SELECT id, user_id, idempotency_key FROM orders WHERE status = 'pending' AND updated_at < now() - make_interval(secs => $1 / 1000.0)
          ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED",
     )
     .bind(grace_ms)
     .fetch_all(&mut *tx)
     .await?;
-    for (id, user) in pending {
+    for (id, user, key) in pending {
         let decision = match state.peers.reservation(id).await {
             Ok(Some(r)) if r.status == ReservationStatus::Reserved => (OrderStatus::Placed, None),
             Ok(Some(_)) => (OrderStatus::Rejected, Some("the reservation was released")),
@@ -377,10 +408,15 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
                 state.metrics.order(decision.0);
             }
             state.metrics.swept(decision.0.as_str());
-            if decision.0 == OrderStatus::Placed
-                && let Err(e) = state.peers.clear_cart(user).await
-            {
-                tracing::warn!(order_id = %id, error = %e, "cannot clear the cart of a swept order");
+            // Placed: empty the cart (a checkout that answered 202 gave it back). Rejected: give
+            // back the cart the interrupted checkout took (a no-op when it already did).
+            let cart = if decision.0 == OrderStatus::Placed {
+                state.peers.clear_cart(user).await
+            } else {
+                state.peers.restore_cart(user, &key).await
+            };
+            if let Err(e) = cart {
+                tracing::warn!(order_id = %id, error = %e, "cannot settle the cart of a swept order");
             }
         }
     }

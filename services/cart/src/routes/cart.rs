@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use rust_decimal::Decimal;
 use shop_api::openapi::KIT_STATUSES;
-use shop_api::{BearerAuth, Cart, Line, LineRequest, Product, RemoveRequest};
+use shop_api::{BearerAuth, Cart, HeldCart, Line, LineRequest, Product, RemoveRequest};
 use shop_kit::Problem;
 use shop_kit::auth::{AuthUser, ServiceScope, scope};
 use shop_kit::extract::{Json, Path};
@@ -29,6 +29,8 @@ pub fn router() -> Router<AppState> {
         .route("/cart/clear", post(clear))
         .route("/internal/carts/{user_id}", get(internal_show))
         .route("/internal/carts/{user_id}/clear", post(internal_clear))
+        .route("/internal/carts/{user_id}/take", post(internal_take))
+        .route("/internal/carts/{user_id}/restore", post(internal_restore))
 }
 
 /// The cart of `user`, priced from the catalog (one call).
@@ -230,15 +232,60 @@ pub async fn internal_clear(
 }
 
 /// The cart API.
+/// The checkout key of a held cart: what the order service's `Idempotency-Key` allows.
+fn checkout_key(held: &HeldCart) -> Result<&str, Problem> {
+    let key = held.key.as_str();
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        return Err(Problem::invalid("/key", "must be 1 to 128 printable ASCII characters"));
+    }
+    Ok(key)
+}
+
+/// Takes a user's cart for a checkout: `POST /internal/carts/{user_id}/take` (service,
+/// `cart:clear`). The cart's lines (unpriced) move to a copy held by the checkout `key`, so
+/// an order placed from them needs no call to clear the cart, and what the shopper adds
+/// meanwhile stays in the cart. The same `key` gets the same lines again.
+#[utoipa::path(post, path = "/internal/carts/{user_id}/take", tag = "internal", request_body = HeldCart,
+    responses((status = 200, body = Cart), (status = 403, description = "not a service token, or no `cart:clear`"), (status = 422, description = "a bad key")),
+    security(("bearer" = ["cart:clear"])))]
+pub async fn internal_take(
+    State(state): State<AppState>,
+    _svc: ServiceScope<scope::CartClear>,
+    Path(user): Path<Uuid>,
+    Json(held): Json<HeldCart>,
+) -> Result<axum::Json<Cart>, Problem> {
+    let lines = state.store.take(user, checkout_key(&held)?).await?;
+    Ok(axum::Json(priced(user, lines, None)))
+}
+
+/// Puts a taken cart back (the checkout placed no order): `POST /internal/carts/{user_id}/restore`
+/// (service, `cart:clear`). The held lines join what the cart holds now, within its limits;
+/// a second call, or one for a key that holds nothing, changes nothing.
+#[utoipa::path(post, path = "/internal/carts/{user_id}/restore", tag = "internal", request_body = HeldCart,
+    responses((status = 204), (status = 403, description = "not a service token, or no `cart:clear`"), (status = 422, description = "a bad key")),
+    security(("bearer" = ["cart:clear"])))]
+pub async fn internal_restore(
+    State(state): State<AppState>,
+    _svc: ServiceScope<scope::CartClear>,
+    Path(user): Path<Uuid>,
+    Json(held): Json<HeldCart>,
+) -> Result<StatusCode, Problem> {
+    let restored = state.store.restore(user, checkout_key(&held)?).await?;
+    if restored > 0 {
+        tracing::info!(%user, lines = restored, "cart restored after a checkout that placed nothing");
+    }
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Shopkeeper cart",
         description = "The signed-in user's cart and preferences. Errors are application/problem+json (RFC 9457)."
     ),
-    paths(show, add, set, remove, clear, internal_show, internal_clear,
+    paths(show, add, set, remove, clear, internal_show, internal_clear, internal_take, internal_restore,
         super::preferences::list, super::preferences::show, super::preferences::put, super::preferences::delete),
-    components(schemas(Cart, Line, LineRequest, RemoveRequest, shop_api::Preference, shop_api::Preferences)),
+    components(schemas(Cart, Line, LineRequest, RemoveRequest, HeldCart, shop_api::Preference, shop_api::Preferences)),
     modifiers(&BearerAuth, &KIT_STATUSES)
 )]
 pub struct ApiDoc;

@@ -377,3 +377,77 @@ async fn an_add_asks_the_catalog_once_and_the_order_services_read_never() {
     assert_eq!(line["qty"], 2);
     assert_eq!(line["unit_price"], Value::Null, "{seen}");
 }
+
+#[tokio::test]
+async fn a_checkout_takes_the_cart_and_gives_back_what_it_did_not_order() {
+    let app = spawn_app().await;
+    let first = app.product("2.00", 10, true).await;
+    let second = app.product("3.00", 10, true).await;
+    let me = app.shopper();
+    app.post(&me.token, "/cart/add", &json!({"product_id": first["id"], "qty": 2}))
+        .await;
+    let take = format!("/internal/carts/{}/take", me.id);
+    let restore = format!("/internal/carts/{}/restore", me.id);
+
+    let taken = json(app.post(&app.service, &take, &json!({"key": "k-1"})).await).await;
+    assert_eq!(taken["items"][0]["qty"], 2, "{taken}");
+    assert_eq!(taken["priced"], false);
+    assert_eq!(
+        json(app.get(&me.token, "/cart").await).await["items"],
+        json!([]),
+        "taken"
+    );
+    // A retry of the same checkout sees the same cart; another checkout sees the empty one.
+    let again = json(app.post(&app.service, &take, &json!({"key": "k-1"})).await).await;
+    assert_eq!(again["items"], taken["items"]);
+    let other = json(app.post(&app.service, &take, &json!({"key": "k-2"})).await).await;
+    assert_eq!(other["items"], json!([]));
+
+    // The shopper adds meanwhile; the checkout places nothing and gives its lines back, once.
+    app.post(&me.token, "/cart/add", &json!({"product_id": second["id"], "qty": 1}))
+        .await;
+    assert_eq!(
+        app.post(&app.service, &restore, &json!({"key": "k-1"})).await.status(),
+        204
+    );
+    assert_eq!(
+        app.post(&app.service, &restore, &json!({"key": "k-1"})).await.status(),
+        204
+    );
+    let cart = json(app.get(&me.token, "/cart").await).await;
+    let qty = |id: &Value| {
+        cart["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["product_id"] == *id)
+            .map(|l| l["qty"].clone())
+    };
+    assert_eq!(qty(&first["id"]), Some(json!(2)), "{cart}");
+    assert_eq!(qty(&second["id"]), Some(json!(1)), "{cart}");
+
+    // What a clumsy or hostile caller sends.
+    for bad in [
+        json!({}),
+        json!({"key": ""}),
+        json!({"key": "x".repeat(129)}),
+        json!({"key": "tab\there"}),
+        json!({"key": "k", "extra": 1}),
+        json!({"key": 7}),
+    ] {
+        for path in [&take, &restore] {
+            problem(app.post(&app.service, path, &bad).await, 422).await;
+        }
+    }
+    problem(
+        app.post(&app.service, "/internal/carts/nobody/take", &json!({"key": "k"}))
+            .await,
+        400,
+    )
+    .await;
+    assert_eq!(
+        json(app.get(&me.token, "/cart").await).await,
+        cart,
+        "refused calls changed nothing"
+    );
+}

@@ -8,16 +8,20 @@ use shop_testkit::contract::{Scope, ServiceName};
 use crate::support::{AUDIENCE, ISSUER, TestApp, json, problem, spawn_app};
 
 /// The internal routes (as in the OpenAPI document) and the scope each needs.
-const ROUTES: [(&str, &str, Scope); 2] = [
+const ROUTES: [(&str, &str, Scope); 4] = [
     ("GET", "/internal/carts/{user_id}", Scope::CartRead),
     ("POST", "/internal/carts/{user_id}/clear", Scope::CartClear),
+    ("POST", "/internal/carts/{user_id}/take", Scope::CartClear),
+    ("POST", "/internal/carts/{user_id}/restore", Scope::CartClear),
 ];
 
-/// What the issue asks, written out: only order reads and clears carts. Columns: order,
-/// cart, gateway.
-const ALLOWED: [(&str, [bool; 3]); 2] = [
+/// What the issue asks, written out: only order reads, takes, restores and clears carts.
+/// Columns: order, cart, gateway.
+const ALLOWED: [(&str, [bool; 3]); 4] = [
     ("/internal/carts/{user_id}", [true, false, false]),
     ("/internal/carts/{user_id}/clear", [true, false, false]),
+    ("/internal/carts/{user_id}/take", [true, false, false]),
+    ("/internal/carts/{user_id}/restore", [true, false, false]),
 ];
 
 const CLIENTS: [ServiceName; 3] = [ServiceName::Order, ServiceName::Cart, ServiceName::Gateway];
@@ -26,7 +30,8 @@ async fn call(app: &TestApp, token: &str, method: &str, template: &str, user: uu
     let path = template.replace("{user_id}", &user.to_string());
     match method {
         "GET" => app.get(token, &path).await,
-        _ => app.post(token, &path, &json!({})).await,
+        // A valid body, so a client past the scope check gets a 2xx.
+        _ => app.post(token, &path, &json!({"key": "scope-check"})).await,
     }
 }
 

@@ -126,21 +126,21 @@ async fn one_checkout_is_one_trace_across_gateway_order_cart_and_catalog() {
     tokio::task::spawn_blocking(shop_kit::trace::flush).await.unwrap();
     // Every hop served a request in this trace; the saga's steps and the store calls are in it.
     let hops = [
-        "POST /api/v1/{*path}",          // the gateway, proxying
-        "POST /orders/checkout",         // order
-        "GET /internal/carts/{user_id}", // cart, read by order
-        "POST /internal/products/batch", // catalog, pricing
-        "POST /internal/reservations",   // catalog, reserving
+        "POST /api/v1/{*path}",                // the gateway, proxying
+        "POST /orders/checkout",               // order
+        "POST /internal/carts/{user_id}/take", // cart, taken by order
+        "POST /internal/products/batch",       // catalog, pricing
+        "POST /internal/reservations",         // catalog, reserving
     ];
     let inner = [
-        "checkout: read the cart",
+        "checkout: take the cart",
         "checkout: price",
         "checkout: record the order",
         "checkout: reserve",
         "checkout: place",
         "db orders.insert",
         "db reservations.reserve",
-        "redis cart.get",
+        "redis cart.take",
     ];
     let mut spans = Vec::new();
     for _ in 0..50 {

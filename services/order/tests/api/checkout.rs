@@ -300,3 +300,49 @@ async fn admin_lists_cancels_and_counts() {
     assert_eq!(stats["orders"], 1);
     assert_eq!(ob["status"], "placed");
 }
+
+/// Requests `service` served on routes matching `route` (its own `http_requests_total`).
+async fn served(app: &TestApp, service: &shop_testkit::Spawned, route: &str) -> f64 {
+    let text = app
+        .http
+        .get(service.admin_url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .filter(|l| l.starts_with("http_requests_total{") && l.contains(&format!("route=\"{route}")))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test]
+async fn an_add_and_a_checkout_make_four_internal_calls() {
+    let app = spawn_app().await;
+    let p = app.product("4.00", 10).await;
+    let me = app.shopper();
+    // Warm the service token, which order fetches from auth once and keeps.
+    app.add_to_cart(&me, p, 1).await;
+    expect(app.checkout(&me.token, "warm").await, 201).await;
+
+    let calls = || async {
+        (
+            served(&app, &app.catalog, "/products/batch").await,
+            served(&app, &app.catalog, "/internal/").await,
+            served(&app, &app.cart, "/internal/").await,
+        )
+    };
+    let before = calls().await;
+    app.add_to_cart(&me, p, 2).await;
+    let order = expect(app.checkout(&me.token, "counted").await, 201).await;
+    assert_eq!(order["status"], "placed");
+    let after = calls().await;
+    // The add: one catalog batch (cart → catalog). The checkout: take the cart (order → cart),
+    // price and reserve (order → catalog); no call clears the cart.
+    assert_eq!(after.0 - before.0, 1.0, "cart's add asks the catalog once");
+    assert_eq!(after.2 - before.2, 1.0, "order takes the cart, and nothing more");
+    assert_eq!(after.1 - before.1, 2.0, "order prices and reserves");
+    assert_eq!(app.cart(&me).await["items"], json!([]), "the placed cart is gone");
+}
