@@ -27,6 +27,10 @@ pub struct Page<T> {
     #[serde(default = "exact", skip_serializing_if = "is_exact")]
     #[schema(default = true)]
     pub total_exact: bool,
+    /// On product listings: an opaque cursor for the page after this one, to send as `after=`
+    /// (keyset paging: a deep page costs what the first does). Absent on the last page.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<String>,
 }
 
 /// The most matches a product listing counts exactly.
@@ -50,6 +54,7 @@ impl<T> Page<T> {
             per_page: paging.per_page,
             total,
             total_exact: true,
+            next: None,
         }
     }
 

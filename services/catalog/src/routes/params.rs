@@ -1,9 +1,13 @@
 //! Query parameters of the product list and search, parsed by hand so that a key may repeat
 //! (`category=a&category=b`) as well as carry a comma list (`category=a,b`).
 
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use shop_kit::Problem;
 use shop_kit::problem::FieldError;
+use uuid::Uuid;
 
 use crate::store::products::Sort;
 
@@ -24,6 +28,95 @@ pub struct ListParams {
     pub sort: Sort,
     pub page: i64,
     pub per_page: i64,
+    /// `after=`: keyset paging, from just after this product in the list's order.
+    pub after: Option<Cursor>,
+}
+
+/// Where a keyset page starts: the sort key and id of the last product of the page before.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cursor {
+    pub key: Key,
+    pub id: Uuid,
+}
+
+/// The sort key of a [`Cursor`], by order.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    Newest(DateTime<Utc>),
+    PriceAsc(Decimal),
+    PriceDesc(Decimal),
+    /// The name as the product has it (compared through `lower()` in SQL).
+    Name(String),
+}
+
+/// A cursor on the wire: `{"k": order, "v": key, "id": id}`, base64url.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Wire {
+    k: String,
+    v: String,
+    id: Uuid,
+}
+
+impl Cursor {
+    /// The cursor after `product` in the order `sort` (relevance without a text query is newest;
+    /// with one, lists page by offset only).
+    pub fn after(product: &crate::store::products::Product, sort: Sort) -> Self {
+        let key = match sort {
+            Sort::Relevance | Sort::Newest => Key::Newest(product.created_at),
+            Sort::PriceAsc => Key::PriceAsc(product.price),
+            Sort::PriceDesc => Key::PriceDesc(product.price),
+            Sort::Name => Key::Name(product.name.clone()),
+        };
+        Self { key, id: product.id }
+    }
+
+    /// The `after=` value.
+    pub fn encode(&self) -> String {
+        let (k, v) = match &self.key {
+            Key::Newest(at) => ("newest", at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)),
+            Key::PriceAsc(p) => ("price_asc", p.to_string()),
+            Key::PriceDesc(p) => ("price_desc", p.to_string()),
+            Key::Name(n) => ("name", n.clone()),
+        };
+        let wire = Wire {
+            k: k.to_owned(),
+            v,
+            id: self.id,
+        };
+        URL_SAFE_NO_PAD.encode(serde_json::to_vec(&wire).unwrap_or_default())
+    }
+
+    fn decode(raw: &str) -> Result<Self, String> {
+        const BAD: &str = "is not a cursor this listing gave";
+        if raw.len() > 512 {
+            return Err(BAD.into());
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(raw.trim()).map_err(|_| BAD.to_owned())?;
+        let wire: Wire = serde_json::from_slice(&bytes).map_err(|_| BAD.to_owned())?;
+        let key = match wire.k.as_str() {
+            "newest" => Key::Newest(
+                DateTime::parse_from_rfc3339(&wire.v)
+                    .map_err(|_| BAD.to_owned())?
+                    .to_utc(),
+            ),
+            "price_asc" => Key::PriceAsc(wire.v.parse().map_err(|_| BAD.to_owned())?),
+            "price_desc" => Key::PriceDesc(wire.v.parse().map_err(|_| BAD.to_owned())?),
+            "name" if wire.v.chars().count() <= 200 && !wire.v.contains('\0') => Key::Name(wire.v),
+            _ => return Err(BAD.into()),
+        };
+        Ok(Self { key, id: wire.id })
+    }
+
+    /// Whether the cursor was made for the order `sort` (relevance without a query is newest).
+    fn fits(&self, sort: Sort, text_query: bool) -> bool {
+        matches!(
+            (&self.key, sort),
+            (Key::Newest(_), Sort::Newest)
+                | (Key::PriceAsc(_), Sort::PriceAsc)
+                | (Key::PriceDesc(_), Sort::PriceDesc)
+                | (Key::Name(_), Sort::Name)
+        ) || (matches!(self.key, Key::Newest(_)) && sort == Sort::Relevance && !text_query)
+    }
 }
 
 impl Default for ListParams {
@@ -38,6 +131,7 @@ impl Default for ListParams {
             sort: Sort::Relevance,
             page: shop_api::page::FIRST_PAGE,
             per_page: shop_api::page::DEFAULT_PER_PAGE,
+            after: None,
         }
     }
 }
@@ -114,6 +208,7 @@ impl ListParams {
                     int(v, shop_api::page::FIRST_PAGE, shop_api::page::MAX_PAGE).map(|n| p.page = n),
                 ),
                 "per_page" | "limit" => check(&key, int(v, 1, MAX_PER_PAGE).map(|n| p.per_page = n)),
+                "after" => check(&key, Cursor::decode(v).map(|c| p.after = Some(c))),
                 other => check(other, Err("is not a known parameter".into())),
             }
         }
@@ -121,6 +216,16 @@ impl ListParams {
             && min > max
         {
             errors.push(FieldError::new("price_min", "must not exceed price_max"));
+        }
+        if let Some(cursor) = &p.after {
+            if p.page != shop_api::page::FIRST_PAGE {
+                errors.push(FieldError::new("after", "cannot be combined with page"));
+            } else if !cursor.fits(p.sort, p.q.is_some()) {
+                errors.push(FieldError::new(
+                    "after",
+                    "was made for another order (and a text query's relevance order pages by page only)",
+                ));
+            }
         }
         if errors.is_empty() {
             Ok(p)

@@ -16,7 +16,7 @@ use shop_kit::extract::{Json, Path};
 use uuid::Uuid;
 
 use super::conflict_on;
-use super::params::ListParams;
+use super::params::{Cursor, ListParams};
 use crate::AppState;
 use crate::domain::{self, Errors};
 use crate::store::constraints::{PRODUCT_TEMPLATE_FK, SKU_UNIQUE};
@@ -40,6 +40,13 @@ fn is_admin(user: Option<&AuthUser>) -> bool {
 }
 
 /// Runs a parsed list query. Inactive products only for admins who ask for them.
+/// The products of a page read with one extra row, whether there are more, and the count.
+fn page_of(page: &crate::cache::Page, p: &ListParams) -> (Vec<Product>, bool, i64) {
+    let per_page = usize::try_from(p.per_page).unwrap_or(usize::MAX);
+    let items: Vec<Product> = page.0.iter().take(per_page).cloned().collect();
+    (items, page.0.len() > per_page, page.1)
+}
+
 /// A page of the listing, from the cache when it is current (see [`crate::cache`]).
 async fn run_list(state: &AppState, p: &ListParams, admin: bool) -> Result<crate::cache::Page, Problem> {
     let mut key = p.clone();
@@ -92,8 +99,10 @@ async fn read_list(state: &AppState, p: &ListParams) -> Result<(Vec<Product>, i6
         in_stock: p.in_stock,
         include_inactive: p.include_inactive,
         sort: p.sort,
-        limit: p.per_page,
+        // One more than the page, to know whether there is a next one.
+        limit: p.per_page + 1,
         offset: (p.page - 1) * p.per_page,
+        after: p.after.clone(),
     };
     Ok(products::list(&state.db, &filter).await?)
 }
@@ -114,13 +123,18 @@ pub async fn list(
 ) -> Result<axum::Json<Page<Product>>, Problem> {
     let p = ListParams::parse(raw.as_deref())?;
     let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
-    let (items, counted) = (page.0.clone(), page.1);
+    let (items, more, counted) = page_of(&page, &p);
+    // The next page's cursor, in every order but a text query's relevance.
+    let next = (more && !(p.q.is_some() && p.sort == products::Sort::Relevance))
+        .then(|| items.last().map(|last| Cursor::after(last, p.sort).encode()))
+        .flatten();
     Ok(axum::Json(Page {
         items,
         page: p.page,
         per_page: p.per_page,
         total: counted.min(shop_api::page::COUNT_BOUND),
         total_exact: counted <= shop_api::page::COUNT_BOUND,
+        next,
     }))
 }
 
@@ -141,7 +155,7 @@ pub async fn search(
     p.sort = products::Sort::Relevance;
     p.include_inactive = false;
     let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
-    let (results, counted) = (page.0.clone(), page.1);
+    let (results, _, counted) = page_of(&page, &p);
     let request_id = headers
         .get(&shop_kit::observe::REQUEST_ID)
         .and_then(|v| v.to_str().ok())

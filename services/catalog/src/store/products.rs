@@ -129,6 +129,44 @@ pub struct Filter {
     pub sort: Sort,
     pub limit: i64,
     pub offset: i64,
+    /// Keyset paging: only products after this one in `sort`'s order (then `offset` is 0).
+    pub after: Option<crate::routes::params::Cursor>,
+}
+
+/// The keyset condition: after `c` in the order the list is sorted by (every order ends with
+/// the id ascending).
+fn push_after(q: &mut QueryBuilder<Postgres>, c: &crate::routes::params::Cursor) {
+    use crate::routes::params::Key;
+    match &c.key {
+        Key::Newest(at) => q
+            .push(" AND (p.created_at < ")
+            .push_bind(*at)
+            .push(" OR (p.created_at = ")
+            .push_bind(*at)
+            .push(" AND p.id > ")
+            .push_bind(c.id)
+            .push("))"),
+        Key::PriceAsc(price) => q
+            .push(" AND (p.price, p.id) > (")
+            .push_bind(*price)
+            .push(", ")
+            .push_bind(c.id)
+            .push(")"),
+        Key::PriceDesc(price) => q
+            .push(" AND (p.price < ")
+            .push_bind(*price)
+            .push(" OR (p.price = ")
+            .push_bind(*price)
+            .push(" AND p.id > ")
+            .push_bind(c.id)
+            .push("))"),
+        Key::Name(name) => q
+            .push(" AND (lower(p.name), p.id) > (lower(")
+            .push_bind(name.clone())
+            .push("), ")
+            .push_bind(c.id)
+            .push(")"),
+    };
 }
 
 fn push_where(q: &mut QueryBuilder<Postgres>, f: &Filter) {
@@ -168,6 +206,9 @@ fn push_where(q: &mut QueryBuilder<Postgres>, f: &Filter) {
 pub async fn list(db: &PgPool, f: &Filter) -> Result<(Vec<Product>, i64), sqlx::Error> {
     let mut q = QueryBuilder::new(concat!("SELECT ", columns!(), " FROM products p"));
     push_where(&mut q, f);
+    if let Some(cursor) = &f.after {
+        push_after(&mut q, cursor);
+    }
     // Every order ends with the id, so pages are stable.
     match (f.sort, &f.query) {
         (Sort::Relevance, Some(query)) => {

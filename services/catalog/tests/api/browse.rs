@@ -337,3 +337,81 @@ async fn a_big_listing_counts_to_a_bound_and_says_so() {
         "1006 products: page 51 holds the last 6"
     );
 }
+
+/// Every id of a listing, following `next` cursors from the first page.
+async fn by_cursor(app: &TestApp, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    let mut path = format!("/products?{query}");
+    for _ in 0..50 {
+        let page = json(app.get(&path).await).await;
+        ids.extend(skus(&page));
+        match page["next"].as_str() {
+            Some(next) => path = format!("/products?{query}&after={next}"),
+            None => return ids,
+        }
+    }
+    panic!("the cursors never ended: {ids:?}");
+}
+
+/// Every id of a listing, page by page.
+async fn by_offset(app: &TestApp, query: &str) -> Vec<String> {
+    let mut ids = Vec::new();
+    for page in 1..50 {
+        let got = skus(&json(app.get(&format!("/products?{query}&page={page}")).await).await);
+        if got.is_empty() {
+            return ids;
+        }
+        ids.extend(got);
+    }
+    panic!("too many pages");
+}
+
+#[tokio::test]
+async fn cursors_walk_every_order_like_pages_do() {
+    let app = spawn_app().await;
+    app.category("mugs").await;
+    for (sku, name, price) in [
+        ("M-1", "blue mug", "5.00"),
+        ("M-2", "Azure mug", "5.00"),
+        ("M-3", "cup", "7.50"),
+        ("M-4", "Beaker", "5.00"),
+        ("M-5", "amber mug", "12.00"),
+        ("M-6", "Cobalt mug", "7.50"),
+        ("M-7", "beaker", "1.00"),
+    ] {
+        app.product(json!({"sku": sku, "name": name, "price": price, "categories": ["mugs"]}))
+            .await;
+    }
+    for sort in ["newest", "relevance", "price_asc", "price_desc", "name"] {
+        let query = format!("category=mugs&per_page=2&sort={sort}");
+        let paged = by_offset(&app, &query).await;
+        assert_eq!(paged.len(), 7, "{sort}");
+        assert_eq!(by_cursor(&app, &query).await, paged, "{sort}: cursors and pages agree");
+    }
+    // The last page has no cursor; a text query's relevance order pages by page only.
+    let last = json(app.get("/products?category=mugs&per_page=7").await).await;
+    assert!(last.get("next").is_none(), "{last}");
+    let ranked = json(app.get("/products?q=mug&per_page=1").await).await;
+    assert!(ranked.get("next").is_none(), "{ranked}");
+
+    // What a clumsy or hostile client sends as a cursor.
+    let first = json(app.get("/products?category=mugs&per_page=2&sort=price_asc").await).await;
+    let cursor = first["next"].as_str().unwrap().to_owned();
+    let forged = |wire: serde_json::Value| {
+        use base64::Engine as _;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(wire.to_string())
+    };
+    for bad in [
+        "not-a-cursor".to_owned(),
+        "x".repeat(600),
+        forged(json!({"k": "price_asc", "v": "cheap", "id": uuid::Uuid::nil()})),
+        forged(json!({"k": "name", "v": "nul\u{0}name", "id": uuid::Uuid::nil()})),
+        forged(json!({"k": "colour", "v": "red", "id": uuid::Uuid::nil()})),
+        format!("{cursor}&sort=name"),
+        format!("{cursor}&page=2&sort=price_asc"),
+        format!("{cursor}&q=mug"),
+    ] {
+        let p = problem(app.get(&format!("/products?after={bad}")).await, 422).await;
+        assert_eq!(pointers(&p), ["after"], "{bad}: {p}");
+    }
+}

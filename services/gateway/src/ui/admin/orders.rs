@@ -131,6 +131,7 @@ pub async fn list(ctx: Ctx, RawQuery(raw): RawQuery) -> Response {
         per_page: PER_PAGE,
         total: 0,
         total_exact: true,
+        next: None,
     };
     if errors.is_empty() && !nobody {
         let path = format!(

@@ -180,6 +180,7 @@ async fn low_stock(ctx: &Ctx, filters: &ListFilters) -> Result<(Page<Product>, b
             per_page: PER_PAGE,
             total,
             total_exact: true,
+            next: None,
         },
         truncated,
     ))
