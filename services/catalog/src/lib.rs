@@ -93,13 +93,16 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
 }
 
 /// A write this process served empties its listing cache before the answer leaves, so the
-/// writer's next read is fresh here too (other processes learn through `NOTIFY`).
+/// writer's next read is fresh here too (other processes learn through `NOTIFY`). The batch
+/// lookups are `POST`s that write nothing (every add to cart and checkout makes one): they
+/// leave the cache alone.
 async fn forget_after_writes(
     axum::extract::State(listings): axum::extract::State<Arc<cache::ListCache>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
-    let write = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD);
+    let write = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
+        && !req.uri().path().ends_with("/products/batch");
     let response = next.run(req).await;
     if write && response.status().is_success() {
         listings.invalidate();

@@ -89,6 +89,23 @@ async fn pages_are_served_from_memory_until_a_change_on_any_replica() {
         );
     }
 
+    // A batch lookup (a POST that writes nothing; every add to cart makes one) keeps the page.
+    let batch = app
+        .http
+        .post(app.url("/products/batch"))
+        .json(&json!({"ids": [id]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(batch.status(), 200);
+    let hits = lookups(&app, &app.server, "hit").await;
+    page(&app, &app.server, path).await;
+    assert_eq!(
+        lookups(&app, &app.server, "hit").await,
+        hits + 1.0,
+        "a lookup emptied the cache"
+    );
+
     // A price change on the first replica: its own next read is fresh at once …
     let changed = app
         .patch_as(&app.admin, &format!("/products/{id}"), &json!({"price": "19.00"}))
