@@ -641,6 +641,19 @@ async fn an_admin_creates_a_template_and_a_product_and_reads_the_figures() -> Re
         browser.text("#top-quantity-table").await?.contains("Wool beanie"),
         "the best seller"
     );
+    // At phone width the best-seller tables fit without a sideways scroll.
+    browser.set_viewport(PHONE).await?;
+    for table in ["#top-quantity-table", "#top-revenue-table"] {
+        let fits = browser
+            .execute(
+                "const t = document.querySelector(arguments[0]);
+                 return t.getBoundingClientRect().right <= window.innerWidth;",
+                vec![table.into()],
+            )
+            .await?;
+        ensure!(fits == true, "`{table}` fits a phone's width");
+    }
+    browser.set_viewport(DESKTOP).await?;
     browser.step("stats").await?;
     browser.close().await
 }
