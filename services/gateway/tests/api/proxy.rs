@@ -39,6 +39,21 @@ async fn browsing_goes_to_the_catalog_and_the_request_id_comes_back() {
 }
 
 #[tokio::test]
+async fn an_unchanged_listing_through_the_gateway_is_a_304() {
+    let shop = support::spawn_shop().await;
+    support::product(&shop, "Oolong", 4).await;
+    let gateway = spawn_gateway(shop.config()).await;
+    let url = gateway.url("/api/v1/products?per_page=5");
+    let first = client().get(&url).send().await.unwrap();
+    assert_eq!(first.status(), 200);
+    let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+    let again = client().get(&url).header("if-none-match", &tag).send().await.unwrap();
+    assert_eq!(again.status(), 304);
+    assert_eq!(again.headers()["etag"].to_str().unwrap(), tag);
+    assert!(again.bytes().await.unwrap().is_empty());
+}
+
+#[tokio::test]
 async fn headers_are_cleaned_tokens_and_trace_context_forwarded() {
     let shop = support::spawn_shop().await;
     let echo = spawn_echo().await;
