@@ -223,6 +223,23 @@ impl Spawned {
     pub fn admin_url(&self, path: &str) -> String {
         format!("http://{}{path}", self.admin)
     }
+    /// The service's `/metrics` page (admin port).
+    pub async fn metrics(&self) -> String {
+        client()
+            .get(self.admin_url("/metrics"))
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("the /metrics body")
+    }
+    /// The sum of the samples of `metric` on the `/metrics` page whose labels contain every
+    /// one of `labels` (`route="/cart/add"`, or a prefix of one, `route="/internal/`): 0 when
+    /// none does.
+    pub async fn sample_sum(&self, metric: &str, labels: &[&str]) -> f64 {
+        sample_sum(&self.metrics().await, metric, labels)
+    }
     /// Triggers graceful shutdown without waiting for it.
     pub fn begin_shutdown(&mut self) {
         if let Some(tx) = self.stop.take() {
@@ -243,6 +260,18 @@ impl Drop for Spawned {
     fn drop(&mut self) {
         self.begin_shutdown();
     }
+}
+
+/// The sum of the samples of `metric` in an exposition whose labels contain every one of
+/// `labels` (see [`Spawned::sample_sum`]).
+pub fn sample_sum(exposition: &str, metric: &str, labels: &[&str]) -> f64 {
+    exposition
+        .lines()
+        .filter_map(|line| line.strip_prefix(metric))
+        .filter(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        .filter(|rest| labels.iter().all(|l| rest.contains(l)))
+        .filter_map(|rest| rest.split(" # ").next()?.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
 
 /// Runs a bound server until the [`Spawned`] is stopped or dropped.
@@ -332,5 +361,29 @@ mod tests {
             with_database("postgres://u@h:1/postgres?sslmode=disable", "x"),
             "postgres://u@h:1/x?sslmode=disable"
         );
+    }
+
+    #[test]
+    fn sample_sums_pick_the_metric_and_labels_asked_for() {
+        let text = "# TYPE http_requests counter
+http_requests_total{method=\"GET\",route=\"/internal/a\",status=\"200\"} 2
+http_requests_total{method=\"POST\",route=\"/internal/b\",status=\"200\"} 3
+http_requests_total{method=\"GET\",route=\"/cart\",status=\"200\"} 5
+http_requests_total_extra{route=\"/internal/a\"} 100
+plain_total 7
+bucket{le=\"0.1\"} 4 # {trace_id=\"abc\"} 0.05
+";
+        assert_eq!(
+            super::sample_sum(text, "http_requests_total", &["route=\"/internal/"]),
+            5.0
+        );
+        assert_eq!(super::sample_sum(text, "http_requests_total", &[]), 10.0);
+        assert_eq!(super::sample_sum(text, "plain_total", &[]), 7.0);
+        assert_eq!(
+            super::sample_sum(text, "bucket", &[]),
+            4.0,
+            "the exemplar is not the value"
+        );
+        assert_eq!(super::sample_sum(text, "missing_total", &[]), 0.0);
     }
 }

@@ -8,21 +8,15 @@ use shop_testkit::Spawned;
 
 use crate::support::*;
 
-/// `catalog_list_cache_requests_total{result=…}` of one process.
-async fn lookups(app: &TestApp, server: &Spawned, result: &str) -> f64 {
-    let text = app
-        .http
-        .get(server.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let sample = format!("catalog_list_cache_requests_total{{result=\"{result}\"}}");
-    text.lines()
-        .find_map(|line| line.strip_prefix(&sample).and_then(|rest| rest.trim().parse().ok()))
-        .unwrap_or_else(|| panic!("no {sample} in:\n{text}"))
+/// `catalog_list_cache_requests_total{result=…}` of one process (the series must exist).
+async fn lookups(server: &Spawned, result: &str) -> f64 {
+    let text = server.metrics().await;
+    let label = format!("result=\"{result}\"");
+    assert!(
+        text.contains(&format!("catalog_list_cache_requests_total{{{label}}}")),
+        "no {label} lookups in:\n{text}"
+    );
+    shop_testkit::sample_sum(&text, "catalog_list_cache_requests_total", &[&label])
 }
 
 async fn page(app: &TestApp, server: &Spawned, path: &str) -> Value {
@@ -53,9 +47,9 @@ async fn warm(app: &TestApp, server: &Spawned, path: &str) {
     let started = Instant::now();
     loop {
         page(app, server, path).await;
-        let before = lookups(app, server, "hit").await;
+        let before = lookups(server, "hit").await;
         page(app, server, path).await;
-        if lookups(app, server, "hit").await > before {
+        if lookups(server, "hit").await > before {
             return;
         }
         assert!(started.elapsed() < Duration::from_secs(5), "the cache never turned on");
@@ -78,12 +72,12 @@ async fn pages_are_served_from_memory_until_a_change_on_any_replica() {
 
     // An unchanged page: a hit, and no read (no miss) on either replica.
     for server in [&app.server, &other] {
-        let (hits, misses) = (lookups(&app, server, "hit").await, lookups(&app, server, "miss").await);
+        let (hits, misses) = (lookups(server, "hit").await, lookups(server, "miss").await);
         let body = page(&app, server, path).await;
         assert_eq!(body["items"][0]["price"], "25.00");
-        assert_eq!(lookups(&app, server, "hit").await, hits + 1.0);
+        assert_eq!(lookups(server, "hit").await, hits + 1.0);
         assert_eq!(
-            lookups(&app, server, "miss").await,
+            lookups(server, "miss").await,
             misses,
             "an unchanged page was read again"
         );
@@ -98,10 +92,10 @@ async fn pages_are_served_from_memory_until_a_change_on_any_replica() {
         .await
         .unwrap();
     assert_eq!(batch.status(), 200);
-    let hits = lookups(&app, &app.server, "hit").await;
+    let hits = lookups(&app.server, "hit").await;
     page(&app, &app.server, path).await;
     assert_eq!(
-        lookups(&app, &app.server, "hit").await,
+        lookups(&app.server, "hit").await,
         hits + 1.0,
         "a lookup emptied the cache"
     );

@@ -129,7 +129,7 @@ async fn every_metric_a_dashboard_or_rule_reads_is_exported() {
 
     let mut exported = BTreeSet::new();
     for service in [&shop.auth, &shop.catalog, &shop.cart, &shop.order, &gateway] {
-        exported.extend(promql::exported_names(&support::metrics_text(service).await));
+        exported.extend(promql::exported_names(&service.metrics().await));
     }
 
     let (rules, recorded) = rule_exprs();

@@ -454,22 +454,10 @@ pub async fn product(shop: &Shop, name: &str, stock: i64) -> String {
     body["id"].as_str().unwrap().to_owned()
 }
 
-/// A service's `/metrics` page.
-pub async fn metrics_text(service: &Spawned) -> String {
-    client()
-        .get(service.admin_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-}
-
 /// The value of one sample of the gateway's `/metrics`; a missing sample fails the test (so a
 /// zero is read, never assumed).
 pub async fn metric(gateway: &Spawned, sample: &str) -> f64 {
-    let text = metrics_text(gateway).await;
+    let text = gateway.metrics().await;
     text.lines()
         .find_map(|line| line.strip_prefix(sample).and_then(|rest| rest.trim().parse().ok()))
         .unwrap_or_else(|| panic!("no sample {sample} in /metrics:\n{text}"))

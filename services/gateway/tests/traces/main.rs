@@ -145,7 +145,7 @@ async fn one_checkout_is_one_trace_across_gateway_order_cart_and_catalog() {
         shop_testkit::expect(checkout, 201).await;
         // A probe and a scrape in between: never sampled, never exported.
         client().get(shop.order.admin_url("/ready")).send().await.unwrap();
-        order_metrics = support::metrics_text(&shop.order).await;
+        order_metrics = shop.order.metrics().await;
         // Export is batched on the SDK's thread: flush, and on a busy machine flush again.
         let mut complete = false;
         for round in 0..100 {
