@@ -369,13 +369,18 @@ fn catalog(args: &[String]) -> Result<()> {
             }
         }
     }
+    let admin = std::net::SocketAddr::from(([127, 0, 0, 1], instance.ports.admin));
+    let before = cache_lookups(admin)?;
     let list_rps = http_load(&stack, "catalog_list", &list_urls, concurrency, seconds)?;
+    let after_list = cache_lookups(admin)?;
+    print_cache("catalog_list", before, after_list);
     // Searches as shoppers type them: 2 000 different ones, more than the listing cache keeps
     // (512 pages), so most of them are read from Postgres.
     let search_urls: Vec<String> = (1..=2000)
         .map(|n| format!("{base}/search?query=product%20{n}"))
         .collect();
     let search_rps = http_load(&stack, "catalog_search", &search_urls, concurrency, seconds)?;
+    print_cache("catalog_search", after_list, cache_lookups(admin)?);
     let get_urls: Vec<String> = ids.iter().map(|id| format!("{base}/products/{id}")).collect();
     let get_rps = http_load(&stack, "catalog_get", &get_urls, concurrency, seconds)?;
     let peak = memory_kib(service.pid(), "VmHWM")?;
@@ -418,6 +423,28 @@ fn catalog(args: &[String]) -> Result<()> {
         get_rps / get_pg
     );
     Ok(())
+}
+
+/// The catalog's listing-cache lookups so far: hits, misses, bypasses (from its `/metrics`).
+fn cache_lookups(admin: std::net::SocketAddr) -> Result<[f64; 3]> {
+    let (_, body) = services::http_get(admin, "/metrics", Duration::from_secs(5), 1 << 20)?;
+    let text = String::from_utf8_lossy(&body);
+    let count = |result: &str| {
+        let series = format!("catalog_list_cache_requests_total{{result=\"{result}\"}} ");
+        text.lines()
+            .find_map(|l| l.strip_prefix(series.as_str())?.trim().parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    Ok([count("hit"), count("miss"), count("bypass")])
+}
+
+/// How a load was served: from the listing cache, or from Postgres.
+fn print_cache(name: &str, before: [f64; 3], after: [f64; 3]) {
+    let [hits, misses, bypasses] = [0, 1, 2].map(|i| after[i] - before[i]);
+    let ratio = hits / (hits + misses + bypasses).max(1.0);
+    println!(
+        "{{\"bench\":\"{name}_cache\",\"hits\":{hits},\"misses\":{misses},\"bypasses\":{bypasses},\"hit_ratio\":{ratio:.3}}}"
+    );
 }
 
 /// The services `bench order` runs, in start order.
