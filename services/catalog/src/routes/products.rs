@@ -41,9 +41,9 @@ fn is_admin(user: Option<&AuthUser>) -> bool {
 
 /// Runs a parsed list query. Inactive products only for admins who ask for them.
 /// The products of a page read with one extra row, whether there are more, and the count.
-fn page_of(page: &crate::cache::Page, p: &ListParams) -> (Vec<Product>, bool, i64) {
+fn page_of<'a>(page: &'a crate::cache::Page, p: &ListParams) -> (&'a [Product], bool, i64) {
     let per_page = usize::try_from(p.per_page).unwrap_or(usize::MAX);
-    let items: Vec<Product> = page.0.iter().take(per_page).cloned().collect();
+    let items = &page.0[..page.0.len().min(per_page)];
     (items, page.0.len() > per_page, page.1)
 }
 
@@ -114,13 +114,14 @@ async fn read_list(state: &AppState, p: &ListParams) -> Result<(Vec<Product>, i6
            ("price_min" = Option<String>, Query), ("price_max" = Option<String>, Query), ("in_stock" = Option<bool>, Query),
            ("sort" = Option<String>, Query, description = "relevance | newest | price_asc | price_desc | name"),
            ("page" = Option<i64>, Query), ("per_page" = Option<i64>, Query, description = "1 to 100, default 20"),
-           ("include_inactive" = Option<bool>, Query, description = "admins only")),
+           ("include_inactive" = Option<bool>, Query, description = "admins only"),
+           ("after" = Option<String>, Query, description = "the `next` cursor of the page before (keyset paging; not with `page`)")),
     responses((status = 200, body = Page<Product>), (status = 422, description = "bad parameter or unknown category")))]
 pub async fn list(
     State(state): State<AppState>,
     user: Option<AuthUser>,
     RawQuery(raw): RawQuery,
-) -> Result<axum::Json<Page<Product>>, Problem> {
+) -> Result<axum::response::Response, Problem> {
     let p = ListParams::parse(raw.as_deref())?;
     let page = run_list(&state, &p, is_admin(user.as_ref())).await?;
     let (items, more, counted) = page_of(&page, &p);
@@ -128,14 +129,16 @@ pub async fn list(
     let next = (more && !(p.q.is_some() && p.sort == products::Sort::Relevance))
         .then(|| items.last().map(|last| Cursor::after(last, p.sort).encode()))
         .flatten();
-    Ok(axum::Json(Page {
-        items,
+    // Serialised from the (possibly cached) page itself: no copy of its products.
+    let body = Page {
+        items: items.iter().collect::<Vec<&Product>>(),
         page: p.page,
         per_page: p.per_page,
         total: counted.min(shop_api::page::COUNT_BOUND),
         total_exact: counted <= shop_api::page::COUNT_BOUND,
         next,
-    }))
+    };
+    Ok(axum::Json(body).into_response())
 }
 
 /// Ranked full-text search: `GET /search?query=…&categories=…`.
@@ -163,7 +166,7 @@ pub async fn search(
         .to_owned();
     Ok(axum::Json(SearchResults {
         request_id,
-        results,
+        results: results.to_vec(),
         total: counted.min(shop_api::page::COUNT_BOUND),
         total_exact: counted <= shop_api::page::COUNT_BOUND,
     }))
