@@ -13,7 +13,7 @@
 //!
 //! Those `debug` spans exist only for the exporter: the log filter (`RUST_LOG`) does not see
 //! them unless asked for `shop::span=debug`, so a log line still carries its request's
-//! `request_id` and `trace_id`. With tracing off they are disabled and cost nothing.
+//! `request_id` and `trace_id`. With tracing off they are disabled.
 //!
 //! The SDK reads the standard variables: `OTEL_SERVICE_NAME` (default `shop-<service>`),
 //! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER`/`OTEL_TRACES_SAMPLER_ARG` (default: the

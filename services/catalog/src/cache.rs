@@ -32,7 +32,7 @@ use crate::store::products::Product;
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "catalog_changed";
 
-/// Pages kept per process (a page of 20 products is about 20 KiB in memory).
+/// Pages kept per process.
 pub const CAPACITY: usize = 512;
 
 /// A page: its products and the total that match.
