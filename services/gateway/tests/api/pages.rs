@@ -65,3 +65,50 @@ async fn a_browser_gets_a_page_for_an_unknown_address_and_a_client_a_problem() {
     let resp = client().post(gateway.url("/no-such-page")).send().await.unwrap();
     problem(resp, 404).await;
 }
+
+#[tokio::test]
+async fn a_home_page_over_the_counting_bound_says_more_than() {
+    let shop = support::spawn_shop().await;
+    support::product(&shop, "Lonely teapot", 1).await;
+    let gateway = spawn_gateway(shop.config()).await;
+    let found = |html: &str| {
+        let start = html.find("id=\"found\"").expect("the count line");
+        html[start..].split('<').next().unwrap_or_default().to_owned()
+    };
+    let page = |lang: &'static str| {
+        let url = gateway.url("/");
+        async move {
+            client()
+                .get(url)
+                .header("accept-language", lang)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert!(
+        found(&page("en").await).contains("1 product"),
+        "an exact count as before"
+    );
+    sqlx::query(
+        "INSERT INTO products (id, sku, name, description, price, stock)
+         SELECT gen_random_uuid(), 'BULK-' || g, 'Bulk item ' || g, '', 1.00, 1 FROM generate_series(1, 1005) g",
+    )
+    .execute(&shop.catalog_db.pool)
+    .await
+    .unwrap();
+    // The catalog learns of the insert through NOTIFY; its cached page goes within a second.
+    let mut english = String::new();
+    for _ in 0..20 {
+        english = found(&page("en").await);
+        if english.contains("More than") {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(english.contains("More than 1000 products"), "{english}");
+    assert!(found(&page("ru").await).contains("Больше 1000 товаров"));
+}
