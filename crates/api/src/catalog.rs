@@ -136,6 +136,30 @@ pub struct Reservation {
     pub created_at: DateTime<Utc>,
     /// When the stock went back; set exactly when `status` is `released`.
     pub released_at: Option<DateTime<Utc>>,
+    /// When its order confirmed it (`POST /internal/reservations/confirm`). A reservation still
+    /// unconfirmed `RESERVATION_TTL` after `created_at` expires: its stock goes back.
+    #[serde(default)]
+    pub confirmed_at: Option<DateTime<Utc>>,
+}
+
+/// `POST /internal/reservations/confirm`: the orders whose reservations are to be kept.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmRequest {
+    /// From 1 to 1000 order ids.
+    pub order_ids: Vec<Uuid>,
+}
+
+/// What `POST /internal/reservations/confirm` did with each order id.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ConfirmResponse {
+    /// Their stock is held until the order releases it (confirmed now or before).
+    pub confirmed: Vec<Uuid>,
+    /// Their stock went back before the confirmation came (expired, or released): the order
+    /// holds nothing.
+    pub released: Vec<Uuid>,
+    /// The catalog has no reservation for them.
+    pub unknown: Vec<Uuid>,
 }
 
 /// Why a line cannot be reserved.

@@ -31,7 +31,7 @@ pub mod preferences;
 pub use cart::{Cart, HeldCart, Line, LineRequest, RemoveRequest};
 pub use catalog::{
     BatchRequest, BatchResponse, Category, CreateCategory, CreateProduct, CreateTemplate, Images, LowStock, Product,
-    Reservation, ReservationItem, ReservationStatus, ReserveItem, ReserveRequest, SearchResults, Shortfall,
+    ConfirmRequest, ConfirmResponse, Reservation, ReservationItem, ReservationStatus, ReserveItem, ReserveRequest, SearchResults, Shortfall,
     ShortfallReason, StockAdjustment, StockLevel, Template, UpdateCategory, UpdateProduct, UpdateTemplate,
 };
 pub use openapi::BearerAuth;

@@ -1,5 +1,7 @@
 //! Configuration of `shop-catalog`, read once from the environment.
 
+use std::time::Duration;
+
 use secrecy::SecretString;
 use shop_kit::auth::VerifierConfig;
 use shop_kit::config::{self, ConfigError, ServerConfig};
@@ -17,6 +19,10 @@ pub struct Config {
     pub verifier: VerifierConfig,
     /// `LOW_STOCK_THRESHOLD`: active products with less stock count as low (default 5).
     pub low_stock_threshold: i32,
+    /// `RESERVATION_TTL_SECS`: how long a reservation holds its stock without its order's
+    /// confirmation (default 900). Keep it well above the order service's `SWEEP_INTERVAL_SECS`,
+    /// which is how often it confirms.
+    pub reservation_ttl: Duration,
 }
 
 impl Config {
@@ -28,6 +34,8 @@ impl Config {
             database_max_connections: config::or("DATABASE_MAX_CONNECTIONS", 20)?,
             verifier: VerifierConfig::from_env()?,
             low_stock_threshold: config::or("LOW_STOCK_THRESHOLD", 5)?,
+            reservation_ttl: config::seconds_or("RESERVATION_TTL_SECS", Duration::from_secs(900))?
+                .max(Duration::from_secs(1)),
         })
     }
 }

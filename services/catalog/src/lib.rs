@@ -68,6 +68,7 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
     shop_kit::db::register_pool_metrics(registry.registry_mut(), &db);
     let metrics = metrics::CatalogMetrics::register(registry.registry_mut());
     tokio::spawn(watch_low_stock(db.clone(), config.low_stock_threshold, metrics.clone()));
+    tokio::spawn(expire_reservations(db.clone(), config.reservation_ttl, metrics.clone()));
     let listings = Arc::new(cache::ListCache::new(metrics.clone()));
     tokio::spawn(cache::listen(db.clone(), listings.clone()));
     let state = AppState {
@@ -94,20 +95,41 @@ pub async fn build(config: Config) -> anyhow::Result<Server> {
 
 /// A write this process served empties its listing cache before the answer leaves, so the
 /// writer's next read is fresh here too (other processes learn through `NOTIFY`). The batch
-/// lookups are `POST`s that write nothing (every add to cart and checkout makes one): they
-/// leave the cache alone.
+/// lookups (every add to cart and checkout makes one) and the confirmations of reservations
+/// are `POST`s that change nothing a listing shows: they leave the cache alone.
 async fn forget_after_writes(
     axum::extract::State(listings): axum::extract::State<Arc<cache::ListCache>>,
     req: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> axum::response::Response {
     let write = !matches!(*req.method(), axum::http::Method::GET | axum::http::Method::HEAD)
-        && !req.uri().path().ends_with("/products/batch");
+        && !matches!(
+            req.uri().path(),
+            "/products/batch" | "/internal/products/batch" | "/internal/reservations/confirm"
+        );
     let response = next.run(req).await;
     if write && response.status().is_success() {
         listings.invalidate();
     }
     response
+}
+
+/// Gives back the stock of reservations their order never confirmed, `ttl` after they were
+/// made; looks every quarter of `ttl` (at most every 30 s).
+async fn expire_reservations(db: PgPool, ttl: Duration, metrics: metrics::CatalogMetrics) {
+    let every = (ttl / 4).clamp(Duration::from_millis(250), Duration::from_secs(30));
+    loop {
+        tokio::time::sleep(every).await;
+        match store::reservations::expire(&db, ttl, 1_000).await {
+            Ok(expired) => {
+                for r in expired {
+                    metrics.reservation("expired");
+                    tracing::warn!(order_id = %r.order_id, reserved_by = %r.reserved_by, "reservation expired unconfirmed; its stock is back");
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "cannot expire reservations; retrying"),
+        }
+    }
 }
 
 /// Keeps `catalog_products_low_stock` current (every 15 s; a count over a partial index).

@@ -16,7 +16,7 @@ pub struct Outcome {
 /// Reservations and low stock.
 #[derive(Clone, Default)]
 pub struct CatalogMetrics {
-    /// `catalog_reservations_total{result=reserved|rejected|released|replayed}`.
+    /// `catalog_reservations_total{result=reserved|rejected|released|replayed|confirmed|expired}`.
     pub reservations: Family<Outcome, Counter>,
     /// `catalog_products_low_stock`: active products below `LOW_STOCK_THRESHOLD`.
     pub low_stock: Gauge,
@@ -28,7 +28,7 @@ pub struct CatalogMetrics {
 pub const LIST_CACHE_RESULTS: [&str; 3] = ["hit", "miss", "bypass"];
 
 /// The `result`s of `catalog_reservations_total`.
-pub const RESERVATION_RESULTS: [&str; 4] = ["reserved", "rejected", "replayed", "released"];
+pub const RESERVATION_RESULTS: [&str; 6] = ["reserved", "rejected", "replayed", "released", "confirmed", "expired"];
 
 impl CatalogMetrics {
     /// Creates and registers the metrics.

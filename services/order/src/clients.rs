@@ -240,6 +240,19 @@ impl Peers {
         Ok(Reserve::Refused(format!("{status}: {detail}")))
     }
 
+    /// Confirms the reservations of placed orders, so that the catalog never expires them.
+    pub async fn confirm(&self, order_ids: &[Uuid]) -> Result<shop_api::ConfirmResponse, Unreachable> {
+        let url = format!("{}/internal/reservations/confirm", self.catalog);
+        let body = shop_api::ConfirmRequest {
+            order_ids: order_ids.to_vec(),
+        };
+        let resp = self.send(reqwest::Method::POST, &url, Some(&body)).await?;
+        if !resp.status().is_success() {
+            return Err(Unreachable(format!("catalog confirm: {}", resp.status())));
+        }
+        Ok(resp.json().await?)
+    }
+
     /// The reservation of an order; `None` when none is committed (404).
     pub async fn reservation(&self, order_id: Uuid) -> Result<Option<Reservation>, Unreachable> {
         let url = format!("{}/internal/reservations/{order_id}", self.catalog);

@@ -48,7 +48,7 @@ pub const FAILURE_REASONS: [&str; 9] = [
 ];
 
 /// The `action`s of `order_sweeper_actions_total`.
-pub const SWEEPER_ACTIONS: [&str; 4] = ["placed", "rejected", "released", "unreachable"];
+pub const SWEEPER_ACTIONS: [&str; 6] = ["placed", "rejected", "released", "unreachable", "confirmed", "lapsed"];
 
 /// Orders, checkouts and the sweeper.
 #[derive(Clone)]

@@ -355,10 +355,78 @@ pub async fn sweeper(state: AppState) {
     }
 }
 
-/// One round: resolves orders pending for longer than the grace period and retries the
-/// releases of canceled orders. Rows are locked `FOR UPDATE SKIP LOCKED`, so several replicas
-/// share the work without doing any twice.
+/// The reason of a placed order whose reservation expired before the sweeper confirmed it.
+pub const LAPSED: &str = "the stock hold expired before the order was confirmed";
+
+/// One round: resolves orders pending for longer than the grace period, retries the releases
+/// of canceled orders and confirms the reservations of placed ones. Rows are locked `FOR
+/// UPDATE SKIP LOCKED`, so several replicas share the work without doing any twice.
 pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
+    resolve_pending(state).await?;
+    retry_releases(state).await?;
+    for _ in 0..CONFIRM_ROUNDS {
+        if confirm_placed(state).await? < CONFIRM_BATCH {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// The most orders confirmed in one call to the catalog, and the most calls in one round.
+const CONFIRM_BATCH: usize = 1_000;
+const CONFIRM_ROUNDS: usize = 20;
+
+/// Confirms the reservations of up to [`CONFIRM_BATCH`] placed orders not confirmed yet, in
+/// one call; returns how many it asked about. An order whose reservation is gone (it expired
+/// while the catalog heard nothing, e.g. this service was down longer than the catalog's
+/// `RESERVATION_TTL_SECS`) holds no stock: it is canceled with [`LAPSED`] as its reason.
+async fn confirm_placed(state: &AppState) -> anyhow::Result<usize> {
+    let mut tx = state.db.begin().await?;
+    let ids: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT id FROM orders WHERE status = 'placed' AND stock_confirmed_at IS NULL
+         ORDER BY updated_at LIMIT $1 FOR UPDATE SKIP LOCKED",
+    )
+    .bind(i64::try_from(CONFIRM_BATCH).unwrap_or(i64::MAX))
+    .fetch_all(&mut *tx)
+    .await?;
+    if ids.is_empty() {
+        return Ok(0);
+    }
+    let answer = match state.peers.confirm(&ids).await {
+        Ok(answer) => answer,
+        Err(e) => {
+            tracing::warn!(orders = ids.len(), error = %e, "cannot confirm reservations; retrying next round");
+            state.metrics.swept("unreachable");
+            return Ok(0);
+        }
+    };
+    sqlx::query("UPDATE orders SET stock_confirmed_at = now() WHERE id = ANY($1)")
+        .bind(&answer.confirmed)
+        .execute(&mut *tx)
+        .await?;
+    for _ in &answer.confirmed {
+        state.metrics.swept("confirmed");
+    }
+    let lapsed: Vec<Uuid> = answer.released.into_iter().chain(answer.unknown).collect();
+    let canceled: Vec<Uuid> = sqlx::query_scalar(
+        "UPDATE orders SET status = 'canceled', reason = $2, released_at = now(), stock_confirmed_at = now(),
+                updated_at = now()
+         WHERE id = ANY($1) AND status = 'placed' RETURNING id",
+    )
+    .bind(&lapsed)
+    .bind(LAPSED)
+    .fetch_all(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    for id in canceled {
+        tracing::error!(order_id = %id, "placed order canceled: {LAPSED}");
+        state.metrics.order(OrderStatus::Canceled);
+        state.metrics.swept("lapsed");
+    }
+    Ok(ids.len())
+}
+
+async fn resolve_pending(state: &AppState) -> anyhow::Result<()> {
     let grace = state.config.sweep_grace.max(Duration::from_secs(1));
     let grace_ms = i64::try_from(grace.as_millis()).unwrap_or(i64::MAX);
     let mut tx = state.db.begin().await?;
@@ -421,7 +489,10 @@ pub async fn sweep(state: &AppState) -> anyhow::Result<()> {
         }
     }
     tx.commit().await?;
+    Ok(())
+}
 
+async fn retry_releases(state: &AppState) -> anyhow::Result<()> {
     let mut tx = state.db.begin().await?;
     let unreleased: Vec<(Uuid,)> = sqlx::query_as(
         "SELECT id FROM orders WHERE status = 'canceled' AND released_at IS NULL

@@ -50,6 +50,7 @@ pub async fn spawn_app() -> TestApp {
         database_max_connections: 5,
         verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         low_stock_threshold: 5,
+        reservation_ttl: std::time::Duration::from_secs(900),
     };
     let catalog = shop_testkit::spawn(shop_catalog::build(catalog_config).await.unwrap());
     let config = cart_config(&keys, &shop_testkit::redis_url(), &catalog.url(""));

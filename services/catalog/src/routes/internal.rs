@@ -8,7 +8,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
-use shop_api::{BatchRequest, BatchResponse, Product, ReserveRequest};
+use shop_api::{BatchRequest, BatchResponse, ConfirmRequest, ConfirmResponse, Product, ReserveRequest};
 use shop_kit::Problem;
 use shop_kit::auth::{ServiceScope, scope};
 use shop_kit::extract::{Json, Path};
@@ -23,6 +23,8 @@ use crate::store::reservations::{self, Item, Released, Reservation, Reserved};
 pub const MAX_LINES: usize = 100;
 /// The most units of one line.
 pub const MAX_QTY: i32 = 10_000;
+/// The most order ids in one confirmation.
+pub const MAX_CONFIRM: usize = 1_000;
 
 /// The internal routes.
 pub fn router() -> Router<AppState> {
@@ -30,6 +32,7 @@ pub fn router() -> Router<AppState> {
         .route("/internal/products/batch", post(batch))
         .route("/internal/products/low-stock", get(low_stock))
         .route("/internal/reservations", post(reserve))
+        .route("/internal/reservations/confirm", post(confirm))
         .route("/internal/reservations/{order_id}", get(status))
         .route("/internal/reservations/{order_id}/release", post(release))
 }
@@ -176,6 +179,32 @@ pub async fn release(
         }
         Released::NotFound => Err(Problem::not_found("no reservation for this order")),
     }
+}
+
+/// Keeps the reservations of placed orders: `POST /internal/reservations/confirm` (service,
+/// `catalog:reserve`). The order service confirms what it placed, in batches; a reservation
+/// still unconfirmed `RESERVATION_TTL_SECS` after it was made expires (its stock goes back).
+/// Idempotent: each order id is answered `confirmed`, `released` (its stock went back first)
+/// or `unknown`.
+#[utoipa::path(post, path = "/internal/reservations/confirm", tag = "internal", request_body = ConfirmRequest,
+    responses((status = 200, body = ConfirmResponse), (status = 422, description = "no order id, or more than 1000"), (status = 403, description = "not a service token, or no `catalog:reserve`")),
+    security(("bearer" = ["catalog:reserve"])))]
+pub async fn confirm(
+    State(state): State<AppState>,
+    _svc: ServiceScope<scope::CatalogReserve>,
+    Json(req): Json<ConfirmRequest>,
+) -> Result<axum::Json<ConfirmResponse>, Problem> {
+    if req.order_ids.is_empty() || req.order_ids.len() > MAX_CONFIRM {
+        return Err(Problem::invalid(
+            "/order_ids",
+            format!("must hold from 1 to {MAX_CONFIRM} order ids"),
+        ));
+    }
+    let answer = reservations::confirm(&state.db, &req.order_ids).await?;
+    for _ in &answer.confirmed {
+        state.metrics.reservation("confirmed");
+    }
+    Ok(axum::Json(answer))
 }
 
 /// The reservation of an order (for the order service's sweeper):

@@ -41,6 +41,7 @@ struct Row {
     reserved_by: String,
     created_at: DateTime<Utc>,
     released_at: Option<DateTime<Utc>>,
+    confirmed_at: Option<DateTime<Utc>>,
 }
 
 impl From<Row> for Reservation {
@@ -52,6 +53,7 @@ impl From<Row> for Reservation {
             reserved_by: r.reserved_by,
             created_at: r.created_at,
             released_at: r.released_at,
+            confirmed_at: r.confirmed_at,
         }
     }
 }
@@ -71,7 +73,7 @@ pub enum Reserved {
 
 async fn fetch<'e, E: sqlx::PgExecutor<'e>>(db: E, order_id: Uuid) -> Result<Option<Reservation>, sqlx::Error> {
     let row: Option<Row> = sqlx::query_as(
-        "SELECT order_id, status, items, reserved_by, created_at, released_at FROM reservations WHERE order_id = $1",
+        "SELECT order_id, status, items, reserved_by, created_at, released_at, confirmed_at FROM reservations WHERE order_id = $1",
     )
     .bind(order_id)
     .fetch_optional(db)
@@ -184,7 +186,7 @@ pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Erro
     let released: Option<Row> = sqlx::query_as(
         "UPDATE reservations SET status = 'released', released_at = now()
          WHERE order_id = $1 AND status = 'reserved'
-         RETURNING order_id, status, items, reserved_by, created_at, released_at",
+         RETURNING order_id, status, items, reserved_by, created_at, released_at, confirmed_at",
     )
     .bind(order_id)
     .fetch_optional(&mut *tx)
@@ -219,6 +221,13 @@ pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Erro
             Box::pin(release(db, order_id)).await
         };
     };
+    restock(&mut tx, &reservation).await?;
+    tx.commit().await?;
+    Ok(Released::Now(reservation))
+}
+
+/// Gives the items of `reservation` back to stock, in `tx`.
+async fn restock(tx: &mut sqlx::PgConnection, reservation: &Reservation) -> Result<(), sqlx::Error> {
     let (ids, qtys) = split(&reservation.items);
     // Same lock order as `reserve`.
     sqlx::query("SELECT id FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
@@ -233,8 +242,79 @@ pub async fn release(db: &PgPool, order_id: Uuid) -> Result<Released, sqlx::Erro
     .bind(&qtys)
     .execute(&mut *tx)
     .await?;
-    tx.commit().await?;
-    Ok(Released::Now(reservation))
+    Ok(())
+}
+
+/// What [`confirm`] did with each order id.
+pub use shop_api::ConfirmResponse as Confirmed;
+
+/// Confirms the reservations of `order_ids`: they hold their stock until released, and never
+/// expire. An order id whose reservation went back first (expired or released) is answered
+/// `released`, one never reserved `unknown`.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.confirm", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
+pub async fn confirm(db: &PgPool, order_ids: &[Uuid]) -> Result<Confirmed, sqlx::Error> {
+    // The final SELECT reads the snapshot from before the UPDATE: an unconfirmed reservation
+    // that the UPDATE did not take was expired meanwhile (the UPDATE waited for it).
+    let rows: Vec<(Uuid, String)> = sqlx::query_as(
+        "WITH asked AS (SELECT DISTINCT unnest($1::uuid[]) AS order_id),
+              confirmed AS (
+                UPDATE reservations r SET confirmed_at = now() FROM asked a
+                WHERE r.order_id = a.order_id AND r.status = 'reserved' AND r.confirmed_at IS NULL
+                RETURNING r.order_id)
+         SELECT a.order_id, CASE
+             WHEN c.order_id IS NOT NULL THEN 'confirmed'
+             WHEN r.status = 'reserved' AND r.confirmed_at IS NOT NULL THEN 'confirmed'
+             WHEN r.order_id IS NULL OR r.items = '[]' THEN 'unknown'
+             ELSE 'released' END
+         FROM asked a
+         LEFT JOIN reservations r ON r.order_id = a.order_id
+         LEFT JOIN confirmed c ON c.order_id = a.order_id
+         ORDER BY a.order_id",
+    )
+    .bind(order_ids)
+    .fetch_all(db)
+    .await?;
+    let mut answer = Confirmed::default();
+    for (order_id, outcome) in rows {
+        match outcome.as_str() {
+            "confirmed" => answer.confirmed.push(order_id),
+            "released" => answer.released.push(order_id),
+            _ => answer.unknown.push(order_id),
+        }
+    }
+    Ok(answer)
+}
+
+/// Releases, one transaction each, at most `limit` reservations still unconfirmed `ttl` after
+/// they were made, oldest first; returns them. Replicas share the work (`SKIP LOCKED`), and a
+/// confirmation that commits first keeps its reservation.
+#[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.expire", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
+pub async fn expire(db: &PgPool, ttl: std::time::Duration, limit: usize) -> Result<Vec<Reservation>, sqlx::Error> {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    let mut expired = Vec::new();
+    while expired.len() < limit {
+        let mut tx = db.begin().await?;
+        let row: Option<Row> = sqlx::query_as(
+            "UPDATE reservations SET status = 'released', released_at = now()
+             WHERE order_id = (
+                SELECT order_id FROM reservations
+                WHERE status = 'reserved' AND confirmed_at IS NULL
+                  AND created_at < now() - make_interval(secs => $1 / 1000.0)
+                ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED)
+             RETURNING order_id, status, items, reserved_by, created_at, released_at, confirmed_at",
+        )
+        .bind(ttl_ms)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some(reservation) = row.map(Reservation::from) else {
+            tx.rollback().await?;
+            break;
+        };
+        restock(&mut tx, &reservation).await?;
+        tx.commit().await?;
+        expired.push(reservation);
+    }
+    Ok(expired)
 }
 
 #[cfg(test)]

@@ -316,3 +316,98 @@ async fn an_order_released_before_it_reserved_can_never_take_stock() {
     .await;
     problem(app.post_as(&app.service, &release, &json!({})).await, 404).await;
 }
+
+async fn status_of(app: &TestApp, order: &str) -> String {
+    let r = json(app.get_as(&app.service, &format!("/internal/reservations/{order}")).await).await;
+    r["status"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn an_unconfirmed_reservation_expires_and_a_confirmed_one_is_kept() {
+    let ttl = std::time::Duration::from_secs(1);
+    let app = spawn_app_with_ttl(ttl).await;
+    let a = app.product(json!({"stock": 5})).await;
+    let id = a["id"].as_str().unwrap();
+    let (forgotten, kept) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
+    for (order, qty) in [(&forgotten, 2), (&kept, 1)] {
+        let r = app
+            .post_as(&app.service, "/internal/reservations", &reserve_body(order, &[(&a, qty)]))
+            .await;
+        assert_eq!(r.status(), 201);
+    }
+    let confirmed = json(
+        app.post_as(&app.service, "/internal/reservations/confirm", &json!({"order_ids": [kept]}))
+            .await,
+    )
+    .await;
+    assert_eq!(confirmed, json!({"confirmed": [kept], "released": [], "unknown": []}));
+    assert_eq!(app.stock_of(id).await, 2);
+
+    // The unconfirmed one goes back after the TTL (looked for every quarter of it).
+    let deadline = std::time::Instant::now() + ttl * 10;
+    while status_of(&app, &forgotten).await == "reserved" {
+        assert!(std::time::Instant::now() < deadline, "the reservation never expired");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.stock_of(id).await, 4, "exactly its 2 units came back");
+    assert_eq!(status_of(&app, &kept).await, "reserved", "a confirmed reservation never expires");
+    let expired = app.server.sample_sum("catalog_reservations_total", &[r#"result="expired""#]).await;
+    assert!((expired - 1.0).abs() < f64::EPSILON, "one expiry counted, got {expired}");
+
+    // A confirmation that comes too late learns it; confirming twice is harmless.
+    let never = uuid::Uuid::new_v4().to_string();
+    let late = json(
+        app.post_as(
+            &app.service,
+            "/internal/reservations/confirm",
+            &json!({"order_ids": [forgotten, kept, never, kept]}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(late, json!({"confirmed": [kept], "released": [forgotten], "unknown": [never]}));
+    // So does a reservation retried after it expired: it takes nothing.
+    let again = app
+        .post_as(&app.service, "/internal/reservations", &reserve_body(&forgotten, &[(&a, 2)]))
+        .await;
+    assert_eq!(again.status(), 200);
+    assert_eq!(json(again).await["status"], "released");
+    assert_eq!(app.stock_of(id).await, 4);
+    // Releasing the confirmed one still gives its stock back.
+    let r = app
+        .post_as(&app.service, &format!("/internal/reservations/{kept}/release"), &json!({}))
+        .await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(app.stock_of(id).await, 5);
+}
+
+#[tokio::test]
+async fn confirmations_the_catalog_cannot_read_are_refused() {
+    let app = spawn_app().await;
+    let path = "/internal/reservations/confirm";
+    let too_many: Vec<String> = (0..1001).map(|_| uuid::Uuid::new_v4().to_string()).collect();
+    for (body, status) in [
+        (json!({"order_ids": []}), 422),
+        (json!({"order_ids": too_many}), 422),
+        (json!({"order_ids": ["not-a-uuid"]}), 422),
+        (json!({"order_ids": "x"}), 422),
+        (json!({"order_ids": [], "extra": 1}), 422),
+        (json!({}), 422),
+    ] {
+        let p = problem(app.post_as(&app.service, path, &body).await, status).await;
+        assert!(p["detail"].is_string(), "{body}: {p}");
+    }
+    let r = app
+        .http
+        .post(app.url(path))
+        .bearer_auth(&app.service)
+        .header("content-type", "application/json")
+        .body("{\"order_ids\": [")
+        .send()
+        .await
+        .unwrap();
+    problem(r, 400).await;
+    problem(app.post_as(&app.customer, path, &json!({"order_ids": [uuid::Uuid::new_v4()]})).await, 403).await;
+    let r = app.http.post(app.url(path)).json(&json!({"order_ids": [uuid::Uuid::new_v4()]})).send().await.unwrap();
+    problem(r, 401).await;
+}

@@ -9,10 +9,11 @@ use shop_testkit::contract::{Scope, ServiceName};
 use crate::support::{AUDIENCE, ISSUER, TestApp, json, problem, spawn_app};
 
 /// The internal routes (as in the OpenAPI document) and the scope each needs.
-const ROUTES: [(&str, &str, Scope); 5] = [
+const ROUTES: [(&str, &str, Scope); 6] = [
     ("POST", "/internal/products/batch", Scope::CatalogRead),
     ("GET", "/internal/products/low-stock", Scope::CatalogRead),
     ("POST", "/internal/reservations", Scope::CatalogReserve),
+    ("POST", "/internal/reservations/confirm", Scope::CatalogReserve),
     ("GET", "/internal/reservations/{order_id}", Scope::CatalogReserve),
     (
         "POST",
@@ -23,10 +24,11 @@ const ROUTES: [(&str, &str, Scope); 5] = [
 
 /// What the issue asks, written out: order may do everything; cart and the gateway may read
 /// the catalog and never reserve. Columns: order, cart, gateway.
-const ALLOWED: [(&str, [bool; 3]); 5] = [
+const ALLOWED: [(&str, [bool; 3]); 6] = [
     ("/internal/products/batch", [true, true, true]),
     ("/internal/products/low-stock", [true, true, true]),
     ("/internal/reservations", [true, false, false]),
+    ("/internal/reservations/confirm", [true, false, false]),
     ("/internal/reservations/{order_id}", [true, false, false]),
     ("/internal/reservations/{order_id}/release", [true, false, false]),
 ];
@@ -40,6 +42,7 @@ async fn call(app: &TestApp, token: &str, method: &str, template: &str, product:
         "/internal/reservations" => {
             json!({"order_id": uuid::Uuid::new_v4(), "items": [{"product_id": product["id"], "qty": 1}]})
         }
+        "/internal/reservations/confirm" => json!({"order_ids": [uuid::Uuid::new_v4()]}),
         _ => json!({}),
     };
     let method = Method::from_bytes(method.as_bytes()).unwrap();

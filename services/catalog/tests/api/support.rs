@@ -2,6 +2,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::time::Duration;
+
 use reqwest::{Client, Response};
 use secrecy::SecretString;
 use serde_json::{Value, json};
@@ -28,21 +30,30 @@ pub fn sign(keys: &TempKeys, sub: &str, role: &str) -> String {
     shop_testkit::token(keys, ISSUER, AUDIENCE, sub, role)
 }
 
-fn config(db: &TestDb, keys: &TempKeys) -> Config {
+fn config(db: &TestDb, keys: &TempKeys, reservation_ttl: Duration) -> Config {
     Config {
         server: shop_testkit::server_config(),
         database_url: SecretString::from(db.url.clone()),
         database_max_connections: 20,
         verifier: shop_testkit::verifier_config(keys, ISSUER, AUDIENCE),
         low_stock_threshold: 5,
+        reservation_ttl,
     }
 }
 
+/// The default `RESERVATION_TTL_SECS`.
+const TTL: Duration = Duration::from_secs(900);
+
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with_ttl(TTL).await
+}
+
+/// A catalog whose unconfirmed reservations expire after `reservation_ttl`.
+pub async fn spawn_app_with_ttl(reservation_ttl: Duration) -> TestApp {
     let db = shop_testkit::fresh_database().await;
     shop_kit::db::migrate(&db.pool, &shop_catalog::MIGRATOR).await.unwrap();
     let keys = shop_testkit::temp_keys();
-    let server = shop_testkit::spawn(shop_catalog::build(config(&db, &keys)).await.unwrap());
+    let server = shop_testkit::spawn(shop_catalog::build(config(&db, &keys, reservation_ttl)).await.unwrap());
     let admin = sign(&keys, &uuid::Uuid::new_v4().to_string(), "admin");
     let customer = sign(&keys, &uuid::Uuid::new_v4().to_string(), "customer");
     let service = shop_testkit::service_token(&keys, ISSUER, AUDIENCE, ServiceName::Order);
@@ -68,7 +79,7 @@ pub fn pointers(body: &Value) -> Vec<String> {
 impl TestApp {
     /// A second catalog process on the same database (another replica).
     pub async fn replica(&self) -> Spawned {
-        shop_testkit::spawn(shop_catalog::build(config(&self.db, &self.keys)).await.unwrap())
+        shop_testkit::spawn(shop_catalog::build(config(&self.db, &self.keys, TTL)).await.unwrap())
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -76,6 +76,7 @@ pub async fn spawn_shop() -> Shop {
             database_max_connections: 5,
             verifier: polling_verifier(&keys, &auth),
             low_stock_threshold: 5,
+            reservation_ttl: std::time::Duration::from_secs(900),
         })
         .await
         .unwrap(),

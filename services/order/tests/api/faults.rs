@@ -9,7 +9,7 @@ fn sweeping() -> Knobs {
     Knobs {
         sweep_interval: Duration::from_millis(300),
         sweep_grace: Duration::from_secs(1),
-        fault_after_reserve: false,
+        ..Knobs::default()
     }
 }
 
@@ -205,4 +205,82 @@ async fn cart_unreachable_is_a_clear_503_and_writes_nothing() {
     assert_eq!(app.stock(p).await, 5, "nothing reserved");
     let placed = expect(app.checkout(&me.token, "cart-down").await, 201).await;
     assert_eq!(placed["status"], "placed");
+}
+
+/// The catalog's view of an order's reservation.
+async fn reservation(app: &TestApp, order: &str) -> serde_json::Value {
+    let r = app
+        .http
+        .get(app.catalog.url(&format!("/internal/reservations/{order}")))
+        .bearer_auth(&app.service)
+        .send()
+        .await
+        .unwrap();
+    expect(r, 200).await
+}
+
+#[tokio::test]
+async fn the_sweeper_confirms_placed_orders_so_their_stock_never_expires() {
+    let ttl = Duration::from_secs(2);
+    let app = spawn_app_with(Knobs {
+        reservation_ttl: ttl,
+        ..sweeping()
+    })
+    .await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 2).await;
+    let order = expect(app.checkout(&me.token, "kept").await, 201).await;
+    let id = order["id"].as_str().unwrap();
+    for _ in 0..50 {
+        if reservation(&app, id).await["confirmed_at"].is_string() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(reservation(&app, id).await["confirmed_at"].is_string(), "never confirmed");
+    tokio::time::sleep(ttl * 2).await;
+    assert_eq!(reservation(&app, id).await["status"], "reserved");
+    let now = app.wait_for(id, |_| true).await;
+    assert_eq!(now["status"], "placed");
+    assert_eq!(app.stock(p).await, 3);
+    let confirmed = app.order.sample_sum("order_sweeper_actions_total", &[r#"action="confirmed""#]).await;
+    assert!((confirmed - 1.0).abs() < f64::EPSILON, "confirmed once, counted {confirmed}");
+}
+
+#[tokio::test]
+async fn a_placed_order_whose_stock_hold_expired_is_canceled_without_restocking_twice() {
+    let ttl = Duration::from_secs(1);
+    let app = spawn_app_with(Knobs {
+        reservation_ttl: ttl,
+        ..sweeping()
+    })
+    .await;
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, 2).await;
+    // The order service cannot reach the catalog's confirmation for longer than the TTL.
+    app.proxy.set(REFUSE_CONFIRM);
+    let order = expect(app.checkout(&me.token, "lapsed").await, 201).await;
+    assert_eq!(order["status"], "placed");
+    let id = order["id"].as_str().unwrap();
+    for _ in 0..100 {
+        if reservation(&app, id).await["status"] == "released" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(reservation(&app, id).await["status"], "released", "the hold never expired");
+    assert_eq!(app.stock(p).await, 5, "the catalog took its stock back");
+    assert_eq!(app.wait_for(id, |_| true).await["status"], "placed", "nobody told the order yet");
+
+    app.proxy.set(PASS);
+    let done = app.wait_for(id, |o| o["status"] != "placed").await;
+    assert_eq!(done["status"], "canceled");
+    assert_eq!(done["reason"], "the stock hold expired before the order was confirmed");
+    // Nothing is given back a second time, now or by the sweeper's release retries.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    assert_eq!(app.stock(p).await, 5);
+    let lapsed = app.order.sample_sum("order_sweeper_actions_total", &[r#"action="lapsed""#]).await;
+    assert!((lapsed - 1.0).abs() < f64::EPSILON, "counted {lapsed}");
 }

@@ -31,6 +31,8 @@ pub const PASS: u8 = 0;
 pub const REFUSE: u8 = 1;
 /// Forwards, then answers 502: the stock is reserved but the order service never hears so.
 pub const LOSE_REPLY: u8 = 2;
+/// Reservations pass; `POST /internal/reservations/confirm` answers 503 without forwarding.
+pub const REFUSE_CONFIRM: u8 = 3;
 
 pub struct Proxy {
     pub url: String,
@@ -53,6 +55,9 @@ async fn forward(State((mode, target, client)): State<ProxyState>, req: axum::ex
         .unwrap_or_default();
     let reserving = req.method() == axum::http::Method::POST && path == "/internal/reservations";
     let mode = mode.load(Ordering::SeqCst);
+    if mode == REFUSE_CONFIRM && path == "/internal/reservations/confirm" {
+        return StatusCode::SERVICE_UNAVAILABLE.into_response();
+    }
     if reserving && mode == REFUSE {
         return StatusCode::SERVICE_UNAVAILABLE.into_response();
     }
@@ -110,6 +115,8 @@ pub struct Knobs {
     pub sweep_interval: Duration,
     pub sweep_grace: Duration,
     pub fault_after_reserve: bool,
+    /// The catalog's `RESERVATION_TTL_SECS`.
+    pub reservation_ttl: Duration,
 }
 
 impl Default for Knobs {
@@ -119,6 +126,7 @@ impl Default for Knobs {
             sweep_interval: Duration::from_secs(3600),
             sweep_grace: Duration::from_secs(1),
             fault_after_reserve: false,
+            reservation_ttl: Duration::from_secs(900),
         }
     }
 }
@@ -189,6 +197,7 @@ pub async fn spawn_app_with(knobs: Knobs) -> TestApp {
         database_max_connections: 10,
         verifier: shop_testkit::verifier_config(&keys, ISSUER, AUDIENCE),
         low_stock_threshold: 5,
+        reservation_ttl: knobs.reservation_ttl,
     };
     let catalog = shop_testkit::spawn(shop_catalog::build(catalog_config).await.unwrap());
 
