@@ -30,9 +30,10 @@ pub mod preferences;
 
 pub use cart::{Cart, HeldCart, Line, LineRequest, RemoveRequest};
 pub use catalog::{
-    BatchRequest, BatchResponse, Category, CreateCategory, CreateProduct, CreateTemplate, Images, LowStock, Product,
-    ConfirmRequest, ConfirmResponse, Reservation, ReservationItem, ReservationStatus, ReserveItem, ReserveRequest, SearchResults, Shortfall,
-    ShortfallReason, StockAdjustment, StockLevel, Template, UpdateCategory, UpdateProduct, UpdateTemplate,
+    BatchRequest, BatchResponse, Category, ConfirmRequest, ConfirmResponse, CreateCategory, CreateProduct,
+    CreateTemplate, Images, LowStock, Product, Reservation, ReservationItem, ReservationStatus, ReserveItem,
+    ReserveRequest, SearchResults, Shortfall, ShortfallReason, StockAdjustment, StockLevel, Template, UpdateCategory,
+    UpdateProduct, UpdateTemplate,
 };
 pub use openapi::BearerAuth;
 pub use order::{Day, Order, OrderItem, OrderStatus, Stats, TopProduct};

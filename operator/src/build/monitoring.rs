@@ -407,6 +407,19 @@ shop_dependency_up{{namespace="{ns}", service=~"{services}", dependency="{depend
             },
         }));
     }
+    alerts.push(json!({
+        "alert": "ShopOrderHoldsLapsed",
+        "expr": format!(
+            r#"round(sum by (namespace, service) (increase(order_sweeper_actions_total{{namespace="{ns}", service=~"{services}", action="lapsed"}}[15m]))) > 0"#
+        ),
+        "for": "1m",
+        "labels": {"severity": "critical", "shop": scope.shop},
+        "annotations": {
+            "summary": format!("Shop {who}: placed orders were canceled because their stock hold expired"),
+            "description": "{{ $value }} placed orders were canceled in the last 15 minutes: the order service could not confirm their reservations at the catalog within RESERVATION_TTL_SECS, so the catalog gave their stock back. Customers were told their order is canceled.",
+            "runbook_url": scope.runbook("shoporderholdslapsed"),
+        },
+    }));
     let operator = format!(r#"shop_namespace="{ns}", shop="{}""#, scope.shop);
     alerts.push(json!({
         "alert": "ShopReconcileFailing",

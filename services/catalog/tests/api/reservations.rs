@@ -318,7 +318,11 @@ async fn an_order_released_before_it_reserved_can_never_take_stock() {
 }
 
 async fn status_of(app: &TestApp, order: &str) -> String {
-    let r = json(app.get_as(&app.service, &format!("/internal/reservations/{order}")).await).await;
+    let r = json(
+        app.get_as(&app.service, &format!("/internal/reservations/{order}"))
+            .await,
+    )
+    .await;
     r["status"].as_str().unwrap().to_owned()
 }
 
@@ -331,13 +335,21 @@ async fn an_unconfirmed_reservation_expires_and_a_confirmed_one_is_kept() {
     let (forgotten, kept) = (uuid::Uuid::new_v4().to_string(), uuid::Uuid::new_v4().to_string());
     for (order, qty) in [(&forgotten, 2), (&kept, 1)] {
         let r = app
-            .post_as(&app.service, "/internal/reservations", &reserve_body(order, &[(&a, qty)]))
+            .post_as(
+                &app.service,
+                "/internal/reservations",
+                &reserve_body(order, &[(&a, qty)]),
+            )
             .await;
         assert_eq!(r.status(), 201);
     }
     let confirmed = json(
-        app.post_as(&app.service, "/internal/reservations/confirm", &json!({"order_ids": [kept]}))
-            .await,
+        app.post_as(
+            &app.service,
+            "/internal/reservations/confirm",
+            &json!({"order_ids": [kept]}),
+        )
+        .await,
     )
     .await;
     assert_eq!(confirmed, json!({"confirmed": [kept], "released": [], "unknown": []}));
@@ -350,9 +362,19 @@ async fn an_unconfirmed_reservation_expires_and_a_confirmed_one_is_kept() {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(app.stock_of(id).await, 4, "exactly its 2 units came back");
-    assert_eq!(status_of(&app, &kept).await, "reserved", "a confirmed reservation never expires");
-    let expired = app.server.sample_sum("catalog_reservations_total", &[r#"result="expired""#]).await;
-    assert!((expired - 1.0).abs() < f64::EPSILON, "one expiry counted, got {expired}");
+    assert_eq!(
+        status_of(&app, &kept).await,
+        "reserved",
+        "a confirmed reservation never expires"
+    );
+    let expired = app
+        .server
+        .sample_sum("catalog_reservations_total", &[r#"result="expired""#])
+        .await;
+    assert!(
+        (expired - 1.0).abs() < f64::EPSILON,
+        "one expiry counted, got {expired}"
+    );
 
     // A confirmation that comes too late learns it; confirming twice is harmless.
     let never = uuid::Uuid::new_v4().to_string();
@@ -365,17 +387,28 @@ async fn an_unconfirmed_reservation_expires_and_a_confirmed_one_is_kept() {
         .await,
     )
     .await;
-    assert_eq!(late, json!({"confirmed": [kept], "released": [forgotten], "unknown": [never]}));
+    assert_eq!(
+        late,
+        json!({"confirmed": [kept], "released": [forgotten], "unknown": [never]})
+    );
     // So does a reservation retried after it expired: it takes nothing.
     let again = app
-        .post_as(&app.service, "/internal/reservations", &reserve_body(&forgotten, &[(&a, 2)]))
+        .post_as(
+            &app.service,
+            "/internal/reservations",
+            &reserve_body(&forgotten, &[(&a, 2)]),
+        )
         .await;
     assert_eq!(again.status(), 200);
     assert_eq!(json(again).await["status"], "released");
     assert_eq!(app.stock_of(id).await, 4);
     // Releasing the confirmed one still gives its stock back.
     let r = app
-        .post_as(&app.service, &format!("/internal/reservations/{kept}/release"), &json!({}))
+        .post_as(
+            &app.service,
+            &format!("/internal/reservations/{kept}/release"),
+            &json!({}),
+        )
         .await;
     assert_eq!(r.status(), 200);
     assert_eq!(app.stock_of(id).await, 5);
@@ -407,7 +440,18 @@ async fn confirmations_the_catalog_cannot_read_are_refused() {
         .await
         .unwrap();
     problem(r, 400).await;
-    problem(app.post_as(&app.customer, path, &json!({"order_ids": [uuid::Uuid::new_v4()]})).await, 403).await;
-    let r = app.http.post(app.url(path)).json(&json!({"order_ids": [uuid::Uuid::new_v4()]})).send().await.unwrap();
+    problem(
+        app.post_as(&app.customer, path, &json!({"order_ids": [uuid::Uuid::new_v4()]}))
+            .await,
+        403,
+    )
+    .await;
+    let r = app
+        .http
+        .post(app.url(path))
+        .json(&json!({"order_ids": [uuid::Uuid::new_v4()]}))
+        .send()
+        .await
+        .unwrap();
     problem(r, 401).await;
 }

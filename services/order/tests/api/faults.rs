@@ -219,6 +219,17 @@ async fn reservation(app: &TestApp, order: &str) -> serde_json::Value {
     expect(r, 200).await
 }
 
+/// Polls the reservation of `order` until `done` holds, for at most 10 s.
+async fn reservation_until(app: &TestApp, order: &str, done: impl Fn(&serde_json::Value) -> bool) {
+    for _ in 0..100 {
+        if done(&reservation(app, order).await) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("the reservation of {order} never reached the expected state");
+}
+
 #[tokio::test]
 async fn the_sweeper_confirms_placed_orders_so_their_stock_never_expires() {
     let ttl = Duration::from_secs(2);
@@ -232,20 +243,20 @@ async fn the_sweeper_confirms_placed_orders_so_their_stock_never_expires() {
     app.add_to_cart(&me, p, 2).await;
     let order = expect(app.checkout(&me.token, "kept").await, 201).await;
     let id = order["id"].as_str().unwrap();
-    for _ in 0..50 {
-        if reservation(&app, id).await["confirmed_at"].is_string() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(reservation(&app, id).await["confirmed_at"].is_string(), "never confirmed");
+    reservation_until(&app, id, |r| r["confirmed_at"].is_string()).await;
     tokio::time::sleep(ttl * 2).await;
     assert_eq!(reservation(&app, id).await["status"], "reserved");
     let now = app.wait_for(id, |_| true).await;
     assert_eq!(now["status"], "placed");
     assert_eq!(app.stock(p).await, 3);
-    let confirmed = app.order.sample_sum("order_sweeper_actions_total", &[r#"action="confirmed""#]).await;
-    assert!((confirmed - 1.0).abs() < f64::EPSILON, "confirmed once, counted {confirmed}");
+    let confirmed = app
+        .order
+        .sample_sum("order_sweeper_actions_total", &[r#"action="confirmed""#])
+        .await;
+    assert!(
+        (confirmed - 1.0).abs() < f64::EPSILON,
+        "confirmed once, counted {confirmed}"
+    );
 }
 
 #[tokio::test]
@@ -264,15 +275,14 @@ async fn a_placed_order_whose_stock_hold_expired_is_canceled_without_restocking_
     let order = expect(app.checkout(&me.token, "lapsed").await, 201).await;
     assert_eq!(order["status"], "placed");
     let id = order["id"].as_str().unwrap();
-    for _ in 0..100 {
-        if reservation(&app, id).await["status"] == "released" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(reservation(&app, id).await["status"], "released", "the hold never expired");
+    // The catalog gives the stock back.
+    reservation_until(&app, id, |r| r["status"] == "released").await;
     assert_eq!(app.stock(p).await, 5, "the catalog took its stock back");
-    assert_eq!(app.wait_for(id, |_| true).await["status"], "placed", "nobody told the order yet");
+    assert_eq!(
+        app.wait_for(id, |_| true).await["status"],
+        "placed",
+        "nobody told the order yet"
+    );
 
     app.proxy.set(PASS);
     let done = app.wait_for(id, |o| o["status"] != "placed").await;
@@ -281,6 +291,9 @@ async fn a_placed_order_whose_stock_hold_expired_is_canceled_without_restocking_
     // Nothing is given back a second time, now or by the sweeper's release retries.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.stock(p).await, 5);
-    let lapsed = app.order.sample_sum("order_sweeper_actions_total", &[r#"action="lapsed""#]).await;
+    let lapsed = app
+        .order
+        .sample_sum("order_sweeper_actions_total", &[r#"action="lapsed""#])
+        .await;
     assert!((lapsed - 1.0).abs() < f64::EPSILON, "counted {lapsed}");
 }
