@@ -1,5 +1,7 @@
 //! `shop-bench`: the load generators behind `cargo xtask bench` (which starts the services and
-//! the private stack, then runs these). Each prints one JSON line of results.
+//! the private stack, then runs these). Each prints one JSON line of results. Every load runs
+//! on goose: `login`, `get` and `checkout` as closed loops ([`closed`]), `shop` as the shopper
+//! mix; the set-up before a load and the contended race after it use a plain client.
 //!
 //! - `verify [--seconds N]`: access-token verifications per second on one thread, through the
 //!   same `TokenVerifier::verify` every service runs on every request.
@@ -10,14 +12,15 @@
 //! - `checkout --auth URL --catalog URL --cart URL --order URL --admin-email E --admin-password P
 //!   [--users N] [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K]`:
 //!   sets up through the real APIs (the admin creates products, N users register and log in),
-//!   then C workers add one unit to their cart and check out for S seconds (orders/s, checkout
-//!   p50/p99); then U users race for a product with stock K (placed, rejected, oversell, final
+//!   then C goose users, each with its own of the N accounts, add one unit to their cart and
+//!   check out for S seconds (orders/s, checkout p50/p99); then U users race for a product with stock K (placed, rejected, oversell, final
 //!   stock). Two JSON lines.
 //! - `shop --host URL [options] [goose options]`: the shopper mix ([`shop`]): browsing and
 //!   buying sessions through the gateway's public API on goose; per-step requests/s and
 //!   percentiles, orders placed and rejected, an HTML report. Text, then one JSON line.
 #![allow(clippy::print_stdout)] // A benchmark prints its numbers.
 
+mod closed;
 mod shop;
 
 use std::sync::Arc;
@@ -78,7 +81,12 @@ fn main() -> anyhow::Result<()> {
                 .worker_threads(2)
                 .enable_all()
                 .build()?;
-            rt.block_on(get(&name, urls, concurrency, Duration::from_secs(seconds)))
+            rt.block_on(Box::pin(closed::get(
+                &name,
+                urls,
+                concurrency,
+                Duration::from_secs(seconds),
+            )))
         }
         Some("checkout") => {
             let number = |name: &str, default: usize| -> anyhow::Result<usize> {
@@ -195,99 +203,7 @@ async fn login(url: &str, email: &str, password: &str, concurrency: usize, reque
     let first = http.post(format!("{url}/auth/login")).json(&body).send().await?;
     anyhow::ensure!(first.status().is_success(), "login failed: {}", first.status());
 
-    let next = Arc::new(AtomicUsize::new(0));
-    let start = Instant::now();
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (http, next, body, url) = (http.clone(), next.clone(), body.clone(), url.to_owned());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
-            while next.fetch_add(1, Ordering::Relaxed) < requests {
-                let t = Instant::now();
-                match http.post(format!("{url}/auth/login")).json(&body).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut all = Vec::with_capacity(requests);
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        all.extend(l);
-        errors += e;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    all.sort();
-    let pct = |p: f64| percentile(&all, p);
-    println!(
-        "{}",
-        json!({"bench": "login", "concurrency": concurrency, "ok": all.len(), "errors": errors, "seconds": round(secs),
-               "per_second": round(all.len() as f64 / secs), "p50_ms": pct(0.50), "p90_ms": pct(0.90), "p99_ms": pct(0.99), "max_ms": pct(1.0)})
-    );
-    Ok(())
-}
-
-/// Latency percentiles of sorted samples, in milliseconds.
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let i = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    round(sorted[i].as_secs_f64() * 1000.0)
-}
-
-async fn get(name: &str, urls: Vec<String>, concurrency: usize, duration: Duration) -> anyhow::Result<()> {
-    let http = reqwest::Client::builder().pool_max_idle_per_host(concurrency).build()?;
-    let urls = Arc::new(urls);
-    // Warm-up: every URL once, and it must answer 200.
-    for u in urls.iter() {
-        let r = http.get(u).send().await?;
-        anyhow::ensure!(r.status().is_success(), "{u}: {}", r.status());
-    }
-    let start = Instant::now();
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut workers = Vec::new();
-    for _ in 0..concurrency {
-        let (http, urls, next) = (http.clone(), urls.clone(), next.clone());
-        workers.push(tokio::spawn(async move {
-            let mut latencies = Vec::new();
-            let mut errors = 0usize;
-            while start.elapsed() < duration {
-                let url = &urls[next.fetch_add(1, Ordering::Relaxed) % urls.len()];
-                let t = Instant::now();
-                match http.get(url).send().await {
-                    Ok(r) if r.status().is_success() => {
-                        let _ = r.bytes().await;
-                        latencies.push(t.elapsed());
-                    }
-                    _ => errors += 1,
-                }
-            }
-            (latencies, errors)
-        }));
-    }
-    let mut all = Vec::new();
-    let mut errors = 0;
-    for w in workers {
-        let (l, e) = w.await?;
-        all.extend(l);
-        errors += e;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    all.sort();
-    println!(
-        "{}",
-        json!({"bench": name, "concurrency": concurrency, "ok": all.len(), "errors": errors, "seconds": round(secs),
-               "per_second": round(all.len() as f64 / secs), "p50_ms": percentile(&all, 0.5), "p99_ms": percentile(&all, 0.99)})
-    );
-    Ok(())
+    Box::pin(closed::login(url, body, concurrency, requests)).await
 }
 
 /// The base URLs of the services the checkout benchmark talks to.
@@ -450,67 +366,16 @@ async fn checkout(urls: &Urls, o: &CheckoutOptions) -> anyhow::Result<()> {
         check_out(&http, &urls.order, u).await?;
     }
 
-    // The load: worker w owns users w, w + C, w + 2C, … (never two workers on one cart).
-    let duration = Duration::from_secs(o.seconds);
-    let start = Instant::now();
-    let mut workers = Vec::new();
-    for w in 0..o.concurrency {
-        let (http, users, product, cart, order) = (
-            http.clone(),
-            load_users.clone(),
-            product.clone(),
-            urls.cart.clone(),
-            urls.order.clone(),
-        );
-        let concurrency = o.concurrency;
-        workers.push(tokio::spawn(async move {
-            let mine: Vec<&User> = users.iter().skip(w).step_by(concurrency).collect();
-            let (mut latencies, mut placed, mut rejected, mut pending, mut errors, mut pairs) =
-                (Vec::new(), 0usize, 0usize, 0usize, 0usize, 0usize);
-            let mut i = 0;
-            while start.elapsed() < duration {
-                let user = mine[i % mine.len()];
-                i += 1;
-                if add_to_cart(&http, &cart, user, &product).await.is_err() {
-                    errors += 1;
-                    continue;
-                }
-                let t = Instant::now();
-                match check_out(&http, &order, user).await {
-                    Ok(outcome) => {
-                        latencies.push(t.elapsed());
-                        pairs += 1;
-                        match outcome {
-                            Outcome::Placed(_) => placed += 1,
-                            Outcome::Rejected => rejected += 1,
-                            Outcome::Pending => pending += 1,
-                        }
-                    }
-                    Err(_) => errors += 1,
-                }
-            }
-            (latencies, placed, rejected, pending, errors, pairs)
-        }));
-    }
-    let (mut all, mut placed, mut rejected, mut pending, mut errors, mut pairs) = (Vec::new(), 0, 0, 0, 0, 0);
-    for w in workers {
-        let (l, p, r, pe, e, pa) = w.await?;
-        all.extend(l);
-        placed += p;
-        rejected += r;
-        pending += pe;
-        errors += e;
-        pairs += pa;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    all.sort();
-    println!(
-        "{}",
-        json!({"bench": "checkout", "concurrency": o.concurrency, "users": o.users, "seconds": round(secs),
-               "orders_per_second": round(placed as f64 / secs), "add_and_checkout_per_second": round(pairs as f64 / secs),
-               "p50_ms": percentile(&all, 0.5), "p90_ms": percentile(&all, 0.9), "p99_ms": percentile(&all, 0.99),
-               "max_ms": percentile(&all, 1.0), "placed": placed, "rejected": rejected, "pending": pending, "errors": errors})
-    );
+    let tokens = load_users.iter().map(|u| u.token.clone()).collect();
+    Box::pin(closed::checkout(
+        &urls.cart,
+        &urls.order,
+        &product,
+        tokens,
+        o.concurrency,
+        o.seconds,
+    ))
+    .await?;
 
     contended(&http, urls, &admin, &users, o, &run).await
 }
