@@ -486,8 +486,19 @@ fn order(args: &[String]) -> Result<()> {
     }
 
     let url = |name: &str| services::instance(&instances, name).map(Instance::url);
+    // Where the CPU of a checkout goes: each service, Postgres with its backends, Redis.
+    let (postgres, redis) = stack.pids();
+    let watch = running
+        .iter()
+        .map(|c| (c.name.to_owned(), Some(c.pid())))
+        .chain([("postgres".to_owned(), postgres), ("redis".to_owned(), redis)])
+        .filter_map(|(name, pid)| pid.map(|pid| format!("{name}={pid}")))
+        .collect::<Vec<_>>()
+        .join(",");
     run_bench_lines(&[
         "checkout",
+        "--watch",
+        &watch,
         "--auth",
         &url("auth")?,
         "--catalog",

@@ -160,6 +160,15 @@ impl Stack {
     }
 
     /// Stops Redis and Postgres (idempotent; [`Drop`] calls it too).
+    /// The pids of the Postgres server (its postmaster; the backends are its children) and of
+    /// Redis, while they run.
+    pub(crate) fn pids(&self) -> (Option<u32>, Option<u32>) {
+        let postmaster = fs::read_to_string(self.pg_data().join("postmaster.pid"))
+            .ok()
+            .and_then(|s| s.lines().next().and_then(|l| l.trim().parse().ok()));
+        (postmaster, read_pid(&self.redis_pidfile()))
+    }
+
     pub(crate) fn stop(&mut self) -> Result<()> {
         let was_running = self.redis_running || self.pg_running;
         let redis = if self.redis_running {

@@ -191,8 +191,8 @@ pub(crate) async fn checkout(
     order: &str,
     product: &str,
     tokens: Vec<String>,
-    concurrency: usize,
-    seconds: u64,
+    (concurrency, seconds): (usize, u64),
+    watch: &crate::cpu::Watch,
 ) -> anyhow::Result<()> {
     let users = tokens.len();
     let _ = CHECKOUT.set(Checkout {
@@ -201,12 +201,14 @@ pub(crate) async fn checkout(
         product: product.to_owned(),
         tokens,
     });
+    let cpu_before = watch.sample();
     let (metrics, secs) = Box::pin(run(attack(concurrency, seconds, order)?.register_scenario(
         scenario!("checkout")
             .register_transaction(transaction!(take_accounts).set_on_start())
             .register_transaction(transaction!(add_and_check_out)),
     )))
     .await?;
+    let cpu_after = watch.sample();
     let (_, add_errors, _, _) = figures(&metrics, secs, "add");
     let (pairs, checkout_errors, pairs_per_second, percentile) = figures(&metrics, secs, "checkout");
     let count = |c: &AtomicU64| c.load(Ordering::Relaxed);
@@ -218,6 +220,10 @@ pub(crate) async fn checkout(
             "p50_ms": percentile(0.5), "p90_ms": percentile(0.9), "p99_ms": percentile(0.99), "max_ms": percentile(1.0),
             "placed": placed, "rejected": count(&REJECTED), "pending": count(&PENDING),
             "errors": add_errors + checkout_errors, "checkouts": pairs})
+    );
+    println!(
+        "{}",
+        serde_json::json!({"bench": "checkout_cpu", "us_per_add_and_checkout": watch.per_unit(&cpu_before, &cpu_after, pairs as u64)})
     );
     Ok(())
 }

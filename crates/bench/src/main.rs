@@ -14,13 +14,16 @@
 //!   sets up through the real APIs (the admin creates products, N users register and log in),
 //!   then C goose users, each with its own of the N accounts, add one unit to their cart and
 //!   check out for S seconds (orders/s, checkout p50/p99); then U users race for a product with stock K (placed, rejected, oversell, final
-//!   stock). Two JSON lines.
+//!   stock). With `--watch NAME=PID,…` also the CPU time each of those processes (with its
+//!   children: a Postgres server's backends) and the generator spent per add + checkout.
+//!   Three JSON lines.
 //! - `shop --host URL [options] [goose options]`: the shopper mix ([`shop`]): browsing and
 //!   buying sessions through the gateway's public API on goose; per-step requests/s and
 //!   percentiles, orders placed and rejected, an HTML report. Text, then one JSON line.
 #![allow(clippy::print_stdout)] // A benchmark prints its numbers.
 
 mod closed;
+mod cpu;
 mod shop;
 
 use std::sync::Arc;
@@ -109,6 +112,7 @@ fn main() -> anyhow::Result<()> {
                 seconds: number("--seconds", 10)? as u64,
                 contended_users: number("--contended-users", 200)?,
                 contended_stock: number("--contended-stock", 50)?,
+                watch: cpu::Watch::parse(flag("--watch").as_deref())?,
             };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
@@ -121,7 +125,7 @@ fn main() -> anyhow::Result<()> {
             "usage: shop-bench verify [--seconds N] | login --url URL --email E --password P [--concurrency C] \
              [--requests N] | get --name NAME --urls-file FILE [--concurrency C] [--seconds S] | checkout \
              --auth URL --catalog URL --cart URL --order URL --admin-email E --admin-password P [--users N] \
-             [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K] | shop --host URL \
+             [--concurrency C] [--seconds S] [--contended-users U] [--contended-stock K] [--watch NAME=PID,…] | shop --host URL \
              [--help for its options]"
         ),
     }
@@ -222,6 +226,8 @@ struct CheckoutOptions {
     seconds: u64,
     contended_users: usize,
     contended_stock: usize,
+    /// Processes whose CPU time the load is charged with (`--watch NAME=PID,…`).
+    watch: cpu::Watch,
 }
 
 /// A signed-in user: its access token.
@@ -372,8 +378,8 @@ async fn checkout(urls: &Urls, o: &CheckoutOptions) -> anyhow::Result<()> {
         &urls.order,
         &product,
         tokens,
-        o.concurrency,
-        o.seconds,
+        (o.concurrency, o.seconds),
+        &o.watch,
     ))
     .await?;
 
