@@ -212,7 +212,8 @@ async fn from_cart(
         status
     };
     let give_back = row.status != OrderStatus::Placed;
-    Ok(((status, store::order(&state.db, row).await?), give_back))
+    // `row` is the order this checkout wrote, with these items.
+    Ok(((status, store::order_with(row, items)), give_back))
 }
 
 /// A step of the saga: a span of the checkout's trace while traces are exported.

@@ -97,6 +97,11 @@ async fn items_of(db: &PgPool, ids: &[Uuid]) -> Result<Vec<(Uuid, Item)>, sqlx::
         .collect())
 }
 
+/// An order whose items the caller holds (it wrote them), without reading them back.
+pub fn order_with(row: OrderRow, items: Vec<Item>) -> Order {
+    order_of(row, items)
+}
+
 /// Attaches the items to rows.
 #[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.with_items", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn with_items(db: &PgPool, rows: Vec<OrderRow>) -> Result<Vec<Order>, sqlx::Error> {
@@ -122,12 +127,27 @@ pub async fn order(db: &PgPool, row: OrderRow) -> Result<Order, sqlx::Error> {
 /// this idempotency key.
 #[tracing::instrument(target = "shop::span", level = "debug", name = "db orders.insert", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn insert(db: &PgPool, new: &NewOrder<'_>) -> Result<Option<OrderRow>, sqlx::Error> {
-    let mut tx = db.begin().await?;
-    let row: Option<OrderRow> = sqlx::query_as(concat!(
-        "INSERT INTO orders (id, user_id, user_email, status, total, currency, idempotency_key, cart_fingerprint)
-         VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7)
-         ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING ",
-        order_columns!()
+    // One statement (one round trip, its own transaction): the items go in only when the order
+    // did.
+    let column = |f: fn(&Item) -> String| new.items.iter().map(f).collect::<Vec<_>>();
+    let products: Vec<Uuid> = new.items.iter().map(|i| i.product_id).collect();
+    let prices: Vec<Decimal> = new.items.iter().map(|i| i.unit_price).collect();
+    let qtys: Vec<i32> = new.items.iter().map(|i| i.qty).collect();
+    let subtotals: Vec<Decimal> = new.items.iter().map(|i| i.subtotal).collect();
+    sqlx::query_as(concat!(
+        "WITH o AS (
+            INSERT INTO orders (id, user_id, user_email, status, total, currency, idempotency_key, cart_fingerprint)
+            VALUES ($1, $2, $3, 'pending', $4, $5, $6, $7)
+            ON CONFLICT (user_id, idempotency_key) DO NOTHING RETURNING ",
+        order_columns!(),
+        "), i AS (
+            INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, qty, subtotal)
+            SELECT o.id, (l.n - 1)::int, l.product_id, l.sku, l.name, l.unit_price, l.qty, l.subtotal
+            FROM o, unnest($8::uuid[], $9::text[], $10::text[], $11::numeric[], $12::int[], $13::numeric[])
+                 WITH ORDINALITY AS l(product_id, sku, name, unit_price, qty, subtotal, n))
+         SELECT ",
+        order_columns!(),
+        " FROM o"
     ))
     .bind(new.id)
     .bind(new.user_id)
@@ -136,28 +156,14 @@ pub async fn insert(db: &PgPool, new: &NewOrder<'_>) -> Result<Option<OrderRow>,
     .bind(new.currency)
     .bind(new.idempotency_key)
     .bind(new.cart_fingerprint)
-    .fetch_optional(&mut *tx)
-    .await?;
-    let Some(row) = row else {
-        tx.rollback().await?;
-        return Ok(None);
-    };
-    let mut qb: QueryBuilder<Postgres> = QueryBuilder::new(
-        "INSERT INTO order_items (order_id, line, product_id, sku, name, unit_price, qty, subtotal) ",
-    );
-    qb.push_values(new.items.iter().enumerate(), |mut b, (line, item)| {
-        b.push_bind(new.id)
-            .push_bind(i32::try_from(line).unwrap_or(i32::MAX))
-            .push_bind(item.product_id)
-            .push_bind(&item.sku)
-            .push_bind(&item.name)
-            .push_bind(item.unit_price)
-            .push_bind(item.qty)
-            .push_bind(item.subtotal);
-    });
-    qb.build().execute(&mut *tx).await?;
-    tx.commit().await?;
-    Ok(Some(row))
+    .bind(products)
+    .bind(column(|i| i.sku.clone()))
+    .bind(column(|i| i.name.clone()))
+    .bind(prices)
+    .bind(qtys)
+    .bind(subtotals)
+    .fetch_optional(db)
+    .await
 }
 
 /// The user's order with this idempotency key.

@@ -95,17 +95,16 @@ fn split(items: &[Item]) -> (Vec<Uuid>, Vec<i32>) {
 #[tracing::instrument(target = "shop::span", level = "debug", name = "db reservations.reserve", skip_all, fields(otel.kind = "client", db.system.name = "postgresql"))]
 pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> Result<Reserved, sqlx::Error> {
     let mut tx = db.begin().await?;
-    let inserted = sqlx::query(
-        "INSERT INTO reservations (order_id, items, reserved_by) VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING",
+    let inserted: Option<DateTime<Utc>> = sqlx::query_scalar(
+        "INSERT INTO reservations (order_id, items, reserved_by) VALUES ($1, $2, $3) ON CONFLICT (order_id) DO NOTHING
+         RETURNING created_at",
     )
     .bind(order_id)
     .bind(Json(items))
     .bind(by)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if !inserted {
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(created_at) = inserted else {
         let existing = fetch(&mut *tx, order_id).await?.ok_or(sqlx::Error::RowNotFound)?;
         tx.commit().await?;
         // A barred order (see `release`) was decided without stock: it gets its `released`,
@@ -115,7 +114,7 @@ pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> R
         } else {
             Reserved::Conflict(existing)
         });
-    }
+    };
     let (ids, qtys) = split(items);
     let rows: Vec<(Uuid, i32, bool)> =
         sqlx::query_as("SELECT id, stock, is_active FROM products WHERE id = ANY($1) ORDER BY id FOR UPDATE")
@@ -152,9 +151,16 @@ pub async fn reserve(db: &PgPool, order_id: Uuid, items: &[Item], by: &str) -> R
     .bind(&qtys)
     .execute(&mut *tx)
     .await?;
-    let reservation = fetch(&mut *tx, order_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     tx.commit().await?;
-    Ok(Reserved::New(reservation))
+    Ok(Reserved::New(Reservation {
+        order_id,
+        status: ReservationStatus::Reserved,
+        items: items.to_vec(),
+        reserved_by: by.to_owned(),
+        created_at,
+        released_at: None,
+        confirmed_at: None,
+    }))
 }
 
 /// What a release came to.
