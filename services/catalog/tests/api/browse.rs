@@ -55,12 +55,25 @@ async fn filters_sorts_and_pages() {
         ["B-1", "T-2"]
     );
 
-    // Pages are disjoint and complete, whatever the order.
+    // Pages are disjoint and complete, whatever the order, and each, even past the end, says
+    // how many match in all (a short last page is not counted again).
     for sort in ["newest", "price_asc", "price_desc", "name", "relevance"] {
         let mut seen = Vec::new();
         for page in 1..=3 {
             let p = json(app.get(&format!("/products?per_page=2&page={page}&sort={sort}")).await).await;
+            assert_eq!(p["total"], 4, "{sort}, page {page}");
             seen.extend(skus(&p));
+        }
+        for (query, total) in [
+            ("per_page=3&page=2", 4),
+            ("per_page=3&page=1&category=books", 3),
+            ("page=1&q=kite", 1),
+            ("page=2&q=kite", 1),
+            ("page=1&q=nothing", 0),
+            ("page=2&q=nothing", 0),
+        ] {
+            let p = json(app.get(&format!("/products?{query}&sort={sort}")).await).await;
+            assert_eq!(p["total"], total, "{sort}: {query}");
         }
         seen.sort();
         assert_eq!(seen, ["B-1", "B-2", "T-1", "T-2"], "{sort}");
