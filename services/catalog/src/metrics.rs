@@ -66,6 +66,13 @@ impl CatalogMetrics {
 
     /// Counts one reservation outcome.
     pub fn reservation(&self, result: &'static str) {
-        self.reservations.get_or_create(&Outcome { result }).inc();
+        self.reservations_n(result, 1);
+    }
+
+    /// Counts `n` reservation outcomes at once (a batch of confirmations).
+    pub fn reservations_n(&self, result: &'static str, n: usize) {
+        self.reservations
+            .get_or_create(&Outcome { result })
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 }

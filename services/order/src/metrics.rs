@@ -143,6 +143,13 @@ impl OrderMetrics {
 
     /// Counts a sweeper action.
     pub fn swept(&self, action: &'static str) {
-        self.sweeper_actions.get_or_create(&ActionLabel { action }).inc();
+        self.swept_n(action, 1);
+    }
+
+    /// Counts `n` sweeper actions at once (a batch of confirmations).
+    pub fn swept_n(&self, action: &'static str, n: usize) {
+        self.sweeper_actions
+            .get_or_create(&ActionLabel { action })
+            .inc_by(u64::try_from(n).unwrap_or(u64::MAX));
     }
 }

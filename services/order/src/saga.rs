@@ -405,9 +405,7 @@ async fn confirm_placed(state: &AppState) -> anyhow::Result<usize> {
         .bind(&answer.confirmed)
         .execute(&mut *tx)
         .await?;
-    for _ in &answer.confirmed {
-        state.metrics.swept("confirmed");
-    }
+    state.metrics.swept_n("confirmed", answer.confirmed.len());
     let lapsed: Vec<Uuid> = answer.released.into_iter().chain(answer.unknown).collect();
     let canceled: Vec<Uuid> = sqlx::query_scalar(
         "UPDATE orders SET status = 'canceled', reason = $2, released_at = now(), stock_confirmed_at = now(),

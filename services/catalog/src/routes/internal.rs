@@ -201,9 +201,7 @@ pub async fn confirm(
         ));
     }
     let answer = reservations::confirm(&state.db, &req.order_ids).await?;
-    for _ in &answer.confirmed {
-        state.metrics.reservation("confirmed");
-    }
+    state.metrics.reservations_n("confirmed", answer.confirmed.len());
     Ok(axum::Json(answer))
 }
 
