@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use goose::config::GooseConfiguration;
-use goose::metrics::{GooseMetrics, GooseRequestMetricAggregate};
+use goose::metrics::GooseMetrics;
 use goose::prelude::*;
 
 use crate::round;
@@ -49,14 +49,10 @@ async fn run(attack: GooseAttack) -> anyhow::Result<(GooseMetrics, f64)> {
 }
 
 /// Requests named `name` in `secs`: (answered, failed, per second, latency percentiles in ms).
-fn figures(metrics: &GooseMetrics, secs: f64, name: &str) -> (usize, usize, f64, impl Fn(f32) -> f64) {
-    let aggregate: Option<GooseRequestMetricAggregate> = metrics.requests.values().find(|r| r.path == name).cloned();
-    let (ok, failed) = aggregate.as_ref().map_or((0, 0), |r| (r.success_count, r.fail_count));
-    let percentile = move |p: f32| {
-        aggregate
-            .as_ref()
-            .map_or(0.0, |r| round(r.raw_data.percentile_us(p) as f64 / 1000.0))
-    };
+fn figures<'m>(metrics: &'m GooseMetrics, secs: f64, name: &str) -> (usize, usize, f64, impl Fn(f32) -> f64 + 'm) {
+    let aggregate = metrics.requests.values().find(|r| r.path == name);
+    let (ok, failed) = aggregate.map_or((0, 0), |r| (r.success_count, r.fail_count));
+    let percentile = move |p: f32| aggregate.map_or(0.0, |r| round(r.raw_data.percentile_us(p) as f64 / 1000.0));
     (ok, failed, round(ok as f64 / secs), percentile)
 }
 
