@@ -5,6 +5,21 @@ use std::time::Duration;
 
 use crate::support::*;
 
+/// A product with 5 in stock, and a shopper with `qty` of it in the cart.
+async fn cart_with(app: &TestApp, qty: i64) -> (uuid::Uuid, Shopper) {
+    let p = app.product("10.00", 5).await;
+    let me = app.shopper();
+    app.add_to_cart(&me, p, qty).await;
+    (p, me)
+}
+
+/// The sweeper's count of `action` so far.
+async fn swept(app: &TestApp, action: &str) -> f64 {
+    app.order
+        .sample_sum("order_sweeper_actions_total", &[&format!(r#"action="{action}""#)])
+        .await
+}
+
 fn sweeping() -> Knobs {
     Knobs {
         sweep_interval: Duration::from_millis(300),
@@ -16,9 +31,7 @@ fn sweeping() -> Knobs {
 #[tokio::test]
 async fn catalog_unreachable_while_reserving_ends_rejected_without_stock_held() {
     let app = spawn_app_with(sweeping()).await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 2).await;
+    let (p, me) = cart_with(&app, 2).await;
     app.proxy.set(REFUSE);
     let order = expect(app.checkout(&me.token, "down").await, 202).await;
     assert_eq!(order["status"], "pending");
@@ -57,9 +70,7 @@ async fn catalog_unreachable_while_reserving_ends_rejected_without_stock_held() 
 #[tokio::test]
 async fn a_lost_reservation_reply_is_placed_by_the_sweeper() {
     let app = spawn_app_with(sweeping()).await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 2).await;
+    let (p, me) = cart_with(&app, 2).await;
     app.proxy.set(LOSE_REPLY);
     let order = expect(app.checkout(&me.token, "lost").await, 202).await;
     assert_eq!(order["status"], "pending");
@@ -80,9 +91,7 @@ async fn catalog_unreachable_while_releasing_is_retried_by_the_sweeper() {
     // The first replica must not sweep: its sweeper outlives the stopped server in this test
     // process, and its pooled connection through the proxy would release the stock early.
     let app = spawn_app_with(Knobs::default()).await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 1).await;
+    let (p, me) = cart_with(&app, 1).await;
     let order = expect(app.checkout(&me.token, "x").await, 201).await;
     let id = order["id"].as_str().unwrap();
     // The catalog goes away entirely: point the order service at a dead port.
@@ -130,9 +139,7 @@ async fn a_crash_between_reserve_and_place_is_resolved_after_restart() {
         ..Knobs::default()
     })
     .await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 2).await;
+    let (p, me) = cart_with(&app, 2).await;
     let order = expect(app.checkout(&me.token, "crash").await, 202).await;
     assert_eq!(order["status"], "pending");
     assert_eq!(app.stock(p).await, 3);
@@ -168,9 +175,7 @@ async fn a_crash_between_reserve_and_place_is_resolved_after_restart() {
 #[tokio::test]
 async fn cart_unreachable_is_a_clear_503_and_writes_nothing() {
     let app = spawn_app().await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 1).await;
+    let (p, me) = cart_with(&app, 1).await;
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -238,9 +243,7 @@ async fn the_sweeper_confirms_placed_orders_so_their_stock_never_expires() {
         ..sweeping()
     })
     .await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 2).await;
+    let (p, me) = cart_with(&app, 2).await;
     let order = expect(app.checkout(&me.token, "kept").await, 201).await;
     let id = order["id"].as_str().unwrap();
     reservation_until(&app, id, |r| r["confirmed_at"].is_string()).await;
@@ -249,10 +252,7 @@ async fn the_sweeper_confirms_placed_orders_so_their_stock_never_expires() {
     let now = app.wait_for(id, |_| true).await;
     assert_eq!(now["status"], "placed");
     assert_eq!(app.stock(p).await, 3);
-    let confirmed = app
-        .order
-        .sample_sum("order_sweeper_actions_total", &[r#"action="confirmed""#])
-        .await;
+    let confirmed = swept(&app, "confirmed").await;
     assert!(
         (confirmed - 1.0).abs() < f64::EPSILON,
         "confirmed once, counted {confirmed}"
@@ -267,9 +267,7 @@ async fn a_placed_order_whose_stock_hold_expired_is_canceled_without_restocking_
         ..sweeping()
     })
     .await;
-    let p = app.product("10.00", 5).await;
-    let me = app.shopper();
-    app.add_to_cart(&me, p, 2).await;
+    let (p, me) = cart_with(&app, 2).await;
     // The order service cannot reach the catalog's confirmation for longer than the TTL.
     app.proxy.set(REFUSE_CONFIRM);
     let order = expect(app.checkout(&me.token, "lapsed").await, 201).await;
@@ -291,9 +289,6 @@ async fn a_placed_order_whose_stock_hold_expired_is_canceled_without_restocking_
     // Nothing is given back a second time, now or by the sweeper's release retries.
     tokio::time::sleep(Duration::from_secs(1)).await;
     assert_eq!(app.stock(p).await, 5);
-    let lapsed = app
-        .order
-        .sample_sum("order_sweeper_actions_total", &[r#"action="lapsed""#])
-        .await;
+    let lapsed = swept(&app, "lapsed").await;
     assert!((lapsed - 1.0).abs() < f64::EPSILON, "counted {lapsed}");
 }
