@@ -91,10 +91,12 @@ fn held_key(user: Uuid, checkout: &str) -> String {
     format!("cart:{user}:held:{checkout}")
 }
 
-fn parse_lines(flat: Vec<String>) -> Vec<(Uuid, i64)> {
-    let mut lines: Vec<(Uuid, i64)> = flat
-        .chunks_exact(2)
-        .filter_map(|pair| Some((Uuid::parse_str(&pair[0]).ok()?, pair[1].parse().ok()?)))
+/// A cart hash (product id → quantity) as sorted lines; a field that is not a product id is
+/// skipped.
+fn lines_of(hash: HashMap<String, i64>) -> Vec<(Uuid, i64)> {
+    let mut lines: Vec<(Uuid, i64)> = hash
+        .into_iter()
+        .filter_map(|(id, qty)| Some((Uuid::parse_str(&id).ok()?, qty)))
         .collect();
     lines.sort();
     lines
@@ -127,12 +129,7 @@ impl CartStore {
             .pexpire(key(user), self.ttl_ms())
             .query_async(&mut conn)
             .await?;
-        let mut lines: Vec<(Uuid, i64)> = lines
-            .into_iter()
-            .filter_map(|(id, qty)| Some((Uuid::parse_str(&id).ok()?, qty)))
-            .collect();
-        lines.sort();
-        Ok(lines)
+        Ok(lines_of(lines))
     }
 
     fn ttl_ms(&self) -> i64 {
@@ -184,14 +181,14 @@ impl CartStore {
     #[tracing::instrument(target = "shop::span", level = "debug", name = "redis cart.take", skip_all, fields(otel.kind = "client", db.system.name = "redis"))]
     pub async fn take(&self, user: Uuid, checkout: &str) -> Result<Vec<(Uuid, i64)>, redis::RedisError> {
         let mut conn = self.redis.conn().await?;
-        let flat: Vec<String> = self
+        let held: HashMap<String, i64> = self
             .take
             .key(key(user))
             .key(held_key(user, checkout))
             .arg(self.ttl_ms())
             .invoke_async(&mut conn)
             .await?;
-        Ok(parse_lines(flat))
+        Ok(lines_of(held))
     }
 
     /// Puts the lines held by `checkout` back into the cart (a checkout that did not place an
